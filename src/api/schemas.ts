@@ -1,0 +1,60 @@
+// JSON schemas shared by validation and the OpenAPI documents: one definition, both uses.
+import { STATUSES } from "../tasks/status.js";
+
+const UUID_PATTERN =
+  "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+export const taskIdParams = {
+  type: "object",
+  required: ["id"],
+  properties: { id: { type: "string", pattern: UUID_PATTERN, description: "task id (UUID)" } },
+} as const;
+
+export function trainBody(maxDurationSeconds: number) {
+  return {
+    type: "object",
+    additionalProperties: false,
+    properties: {
+      duration_seconds: {
+        type: "integer",
+        minimum: 0,
+        maximum: maxDurationSeconds,
+        description: "simulated extra run time, so that a run can be watched and cancelled",
+      },
+    },
+  } as const;
+}
+
+export const idempotencyHeaders = {
+  type: "object",
+  properties: {
+    "idempotency-key": {
+      type: "string",
+      minLength: 1,
+      maxLength: 255,
+      pattern: "^[\\x21-\\x7E]+$",
+      description: "the same key returns the same task instead of a second one",
+    },
+  },
+} as const;
+
+export const listQuery = {
+  type: "object",
+  additionalProperties: false,
+  properties: {
+    status: { type: "string", enum: [...STATUSES] },
+    limit: { type: "integer", minimum: 1, maximum: 100, default: 20 },
+    cursor: { type: "string", maxLength: 40, pattern: "^[0-9A-Za-z_-]+$" },
+  },
+} as const;
+
+export const predictBody = {
+  type: "object",
+  required: ["data"],
+  properties: {
+    data: {
+      description: "one penguin, or a list of up to 1000",
+      anyOf: [{ type: "object" }, { type: "array", items: { type: "object" } }],
+    },
+  },
+} as const;

@@ -1,0 +1,50 @@
+// The server factory every app shares: logging, limits, the error catalogue, health, the
+// OpenAPI document (generated from the same schemas that validate requests) and its HTML
+// reference. Each app adds its routes through `register`.
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { HttpAppName } from "../config.js";
+import type { AppContext } from "./context.js";
+import { installErrorHandlers } from "./error-handler.js";
+import { registerHealth } from "./health.js";
+import { installValidators } from "./validation.js";
+
+export const APP_TITLES: Record<HttpAppName, string> = {
+  naive: "trainyard naive API: POST /train waits for the result",
+  polling: "trainyard polling API: submit, then poll status and result",
+  webhook: "trainyard webhook API: the result is POSTed to your callback_url",
+  "webhook-client": "trainyard webhook client: receives callbacks",
+};
+
+export async function buildServer(
+  name: HttpAppName,
+  ctx: AppContext,
+  register: (app: FastifyInstance) => void | Promise<void>,
+): Promise<FastifyInstance> {
+  // pino's Logger type is wider than fastify's; seen through fastify's type, the instance stays
+  // a plain FastifyInstance that every plugin accepts.
+  const logger: FastifyBaseLogger = ctx.log.child({ http_app: name });
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: ctx.config.bodyLimitBytes,
+    // Bounded headers keep a hostile client from holding memory.
+    routerOptions: { maxParamLength: 200 },
+    requestIdHeader: "x-request-id",
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+  });
+  installErrorHandlers(app);
+  installValidators(app);
+  await app.register(swagger, {
+    openapi: {
+      openapi: "3.0.3",
+      info: { title: APP_TITLES[name], version: "0.1.0" },
+    },
+  });
+  registerHealth(app, ctx);
+  await register(app);
+  app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  return app;
+}

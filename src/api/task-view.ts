@@ -1,0 +1,31 @@
+// How a task looks on the wire, the same in every app and route.
+import type { Task } from "../tasks/task.js";
+
+export interface TaskView {
+  id: string;
+  status: string;
+  app: string;
+  duration_seconds: number;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  error?: { code: string; message: string };
+}
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function taskView(task: Task): TaskView {
+  return {
+    id: task.id,
+    status: task.status,
+    app: task.app,
+    duration_seconds: task.params.duration_seconds,
+    created_at: task.createdAt.toISOString(),
+    started_at: iso(task.startedAt),
+    finished_at: iso(task.finishedAt),
+    ...(task.error ? { error: task.error } : {}),
+  };
+}
+
+export const statusPath = (id: string): string => `/train/${id}/status`;
+export const resultPath = (id: string): string => `/train/${id}/result`;

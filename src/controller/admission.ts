@@ -1,0 +1,38 @@
+// The cap, enforced in the database (rule 3): under one transaction-scoped advisory lock,
+// count what is admitted or running and admit the oldest queued tasks into the free slots.
+// Two controllers, or one restarted mid-admission, can never admit past the cap, because
+// the count and the admission are serialised by the lock and committed together.
+import type { Pool } from "../db/queryable.js";
+import { toTask, type Task, type TaskRow } from "../tasks/task.js";
+
+export const ADMISSION_LOCK = 7_461_000;
+
+export async function admit(sql: Pool, cap: number): Promise<Task[]> {
+  return sql.begin(async (tx) => {
+    await tx`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})`;
+    const rows = await tx<TaskRow[]>`
+      WITH active AS (
+        SELECT count(*)::int AS n FROM tasks
+        WHERE status = 'running' OR (status = 'queued' AND admitted_at IS NOT NULL)
+      ), next AS (
+        SELECT id FROM tasks
+        WHERE status = 'queued' AND admitted_at IS NULL
+        ORDER BY seq
+        LIMIT GREATEST(${cap} - (SELECT n FROM active), 0)
+        FOR UPDATE SKIP LOCKED
+      )
+      UPDATE tasks t SET admitted_at = now(), updated_at = now()
+      FROM next WHERE t.id = next.id AND t.status = 'queued'
+      RETURNING t.*`;
+    return rows.map(toTask).sort((a, b) => a.seq - b.seq);
+  });
+}
+
+/** The tasks the controller must keep an eye on: admitted, running. Bounded by the cap. */
+export async function activeTasks(sql: Pool): Promise<Task[]> {
+  const rows = await sql<TaskRow[]>`
+    SELECT * FROM tasks
+    WHERE status = 'running' OR (status = 'queued' AND admitted_at IS NOT NULL)
+    ORDER BY seq`;
+  return rows.map(toTask);
+}

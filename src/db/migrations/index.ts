@@ -1,0 +1,15 @@
+// Every migration, in the order it must run. Migrations are TypeScript string constants rather
+// than .sql files because tsc does not copy .sql into dist/, and the compiled app must carry them.
+import * as m001 from "./001_core.js";
+import * as m002 from "./002_task_events.js";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, name: m001.name, sql: m001.sql },
+  { version: 2, name: m002.name, sql: m002.sql },
+];

@@ -1,0 +1,171 @@
+#!/usr/bin/env node
+// `trainyard <app>`: reads the config, gets a database (DATABASE_URL, or the embedded one),
+// migrates it, and starts the chosen app(s). SIGTERM/SIGINT shut down gracefully.
+import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { naiveApp } from "./api/naive.js";
+import { pollingApp } from "./api/polling.js";
+import { buildServer } from "./api/server.js";
+import type { AppContext } from "./api/context.js";
+import {
+  APP_NAMES,
+  ConfigError,
+  loadConfig,
+  workerEnvironment,
+  type AppName,
+  type Config,
+  type HttpAppName,
+} from "./config.js";
+import { Controller } from "./controller/controller.js";
+import { connect } from "./db/connect.js";
+import { startEmbeddedPostgres } from "./db/embedded.js";
+import { migrate } from "./db/migrate.js";
+import type { Pool } from "./db/queryable.js";
+import { createLogger } from "./log.js";
+import { LatestModelCache } from "./models/cache.js";
+import { LocalRunner } from "./runner/local.js";
+import { TaskEvents } from "./tasks/events.js";
+import { runWorker } from "./worker.js";
+
+const HTTP_APP_FACTORIES: Partial<
+  Record<HttpAppName, (ctx: AppContext) => (app: FastifyInstance) => void>
+> = {
+  naive: naiveApp,
+  polling: pollingApp,
+};
+
+function usage(): never {
+  process.stderr.write(`usage: trainyard <${APP_NAMES.join(" | ")}> [task-id for worker]\n`);
+  process.exit(2);
+}
+
+async function database(
+  config: Config,
+  log: Logger,
+): Promise<{ url: string; stop?: () => Promise<void> }> {
+  if (config.databaseUrl) return { url: config.databaseUrl };
+  const embedded = await startEmbeddedPostgres({
+    dataDir: join(config.dataDir, "postgres"),
+    port: config.embeddedPostgresPort,
+    log: log.child({ component: "embedded-postgres" }),
+  });
+  return { url: embedded.url, stop: () => embedded.stop() };
+}
+
+async function main(): Promise<void> {
+  const [appArg, taskId] = process.argv.slice(2);
+  if (!appArg || !(APP_NAMES as readonly string[]).includes(appArg)) usage();
+  const appName = appArg as AppName;
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`trainyard: bad configuration: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.logLevel, appName);
+
+  if (appName === "worker") {
+    if (!taskId) usage();
+    if (!config.databaseUrl) {
+      log.fatal("the worker needs DATABASE_URL; it never starts a database of its own");
+      process.exit(2);
+    }
+    const sql = connect(config.databaseUrl, { max: 2, applicationName: "trainyard-worker" });
+    const code = await runWorker(sql, taskId, { datasetPath: config.datasetPath }, log).finally(
+      () => sql.end({ timeout: 5 }),
+    );
+    process.exit(code);
+  }
+
+  const db = await database(config, log);
+  const sql = connect(db.url, { max: config.dbPoolSize, applicationName: `trainyard-${appName}` });
+  await migrate(sql, log);
+  await serve(appName, config, db, sql, log);
+}
+
+async function serve(
+  appName: Exclude<AppName, "worker">,
+  config: Config,
+  db: { url: string; stop?: () => Promise<void> },
+  sql: Pool,
+  log: Logger,
+): Promise<void> {
+  const shutdown = new AbortController();
+  const events = new TaskEvents(sql, log.child({ component: "events" }));
+  await events.start();
+  const ctx: AppContext = {
+    sql,
+    events,
+    models: new LatestModelCache(sql, events),
+    config,
+    log,
+    shutdown: shutdown.signal,
+  };
+
+  const servers: FastifyInstance[] = [];
+  const httpApps = appName === "all" ? Object.keys(HTTP_APP_FACTORIES) : [appName];
+  for (const name of httpApps as HttpAppName[]) {
+    const factory = HTTP_APP_FACTORIES[name];
+    if (!factory) {
+      if (appName !== "controller") log.warn({ app: name }, "this app is not available yet");
+      continue;
+    }
+    const server = await buildServer(name, ctx, factory(ctx));
+    await server.listen({ host: config.host, port: config.ports[name] });
+    servers.push(server);
+  }
+
+  let controller: Controller | undefined;
+  if (appName === "controller" || appName === "all") {
+    const runner = new LocalRunner(
+      sql,
+      {
+        logDir: join(config.dataDir, "logs"),
+        cancelGraceMs: config.cancelGraceSeconds * 1000,
+        workerEnv: workerEnvironment(config, db.url),
+      },
+      log.child({ component: "runner" }),
+    );
+    controller = new Controller(
+      sql,
+      events,
+      runner,
+      { maxRunning: config.maxRunning, resyncMs: config.resyncSeconds * 1000 },
+      log.child({ component: "controller" }),
+    );
+    controller.start();
+  }
+
+  const stop = async (signal: string): Promise<void> => {
+    if (shutdown.signal.aborted) return;
+    log.info({ signal }, "shutting down");
+    shutdown.abort();
+    const force = setTimeout(() => {
+      log.error("shutdown took too long; exiting");
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000);
+    force.unref();
+    await Promise.allSettled(servers.map((s) => s.close()));
+    await controller?.stop();
+    await events.stop();
+    await sql.end({ timeout: 5 });
+    await db.stop?.();
+    log.info("stopped");
+    process.exit(0);
+  };
+  process.once("SIGTERM", (s) => void stop(s));
+  process.once("SIGINT", (s) => void stop(s));
+  log.info({ app: appName, listening: servers.flatMap((s) => s.addresses()) }, "trainyard started");
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `trainyard: failed to start: ${err instanceof Error ? err.stack : String(err)}\n`,
+  );
+  process.exit(1);
+});

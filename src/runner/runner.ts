@@ -1,0 +1,27 @@
+// The seam between the controller and whatever executes a training run: a child process
+// (local) or a Kubernetes Job. The controller is level-triggered: it asks the runner what
+// exists for a task (inspect) and takes the one action that closes the gap (launch, stop).
+import type { Task } from "../tasks/task.js";
+
+export type Execution =
+  /** Running, or about to: leave it alone. */
+  | { state: "active" }
+  /** Ended; the worker normally records its own outcome before it exits. */
+  | { state: "exited"; succeeded: boolean; reason: string; message: string };
+
+export interface Runner {
+  readonly kind: string;
+  /** Starts the task's run. Idempotent: a second launch of the same task starts nothing. */
+  launch(task: Task): Promise<void>;
+  /** Stops the task's run if there is one (cancel). Idempotent. */
+  stop(task: Task): Promise<void>;
+  /** What exists for this task now; undefined when nothing does (never launched, or gone). */
+  inspect(task: Task): Promise<Execution | undefined>;
+  /** Ids of the tasks this runner has executions for, to find runs whose task is gone. */
+  executions(): Promise<string[]>;
+  /** Drops what the runner remembers of a finished run, once its task is terminal. */
+  forget(taskId: string): void;
+  /** Called whenever a run changes (started, exited, vanished): the controller reconciles. */
+  onChange(listener: (taskId: string) => void): void;
+  close(): Promise<void>;
+}

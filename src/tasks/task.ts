@@ -1,0 +1,62 @@
+// The task as the code sees it, mapped from its row.
+import type { Status } from "./status.js";
+
+export interface TaskError {
+  /** Stable machine-readable reason, e.g. worker_failed, lost, cancelled. */
+  code: string;
+  message: string;
+}
+
+export interface TaskParams {
+  duration_seconds: number;
+}
+
+export interface Task {
+  id: string;
+  seq: number;
+  status: Status;
+  app: string;
+  params: TaskParams;
+  idempotencyKey: string | null;
+  callbackUrl: string | null;
+  error: TaskError | null;
+  runnerRef: string | null;
+  createdAt: Date;
+  admittedAt: Date | null;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export interface TaskRow {
+  id: string;
+  seq: string | number;
+  status: Status;
+  app: string;
+  params: TaskParams;
+  idempotency_key: string | null;
+  callback_url: string | null;
+  error: TaskError | null;
+  runner_ref: string | null;
+  created_at: Date;
+  admitted_at: Date | null;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+export function toTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    seq: Number(row.seq),
+    status: row.status,
+    app: row.app,
+    params: row.params,
+    idempotencyKey: row.idempotency_key,
+    callbackUrl: row.callback_url,
+    error: row.error,
+    runnerRef: row.runner_ref,
+    createdAt: row.created_at,
+    admittedAt: row.admitted_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}

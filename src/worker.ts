@@ -1,0 +1,106 @@
+// A run's entrypoint, in a child process or a Job container: `trainyard worker <task-id>`.
+// Load the data, fit, store the model with the task's move to completed, exit 0. The worker
+// records its own outcome (completed, or failed with the reason) so the controller only has
+// to step in for deaths it cannot report: a kill, an OOM, a lost node.
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { Pool } from "./db/queryable.js";
+import { completeWithModel } from "./models/store.js";
+import { workerRef } from "./runner/local.js";
+import { tryHoldWorkerLock } from "./runner/worker-lock.js";
+import { TaskEvents } from "./tasks/events.js";
+import { getTask, transition } from "./tasks/store.js";
+import { DEFAULT_DATA_PATH, loadPenguins } from "./training/dataset.js";
+import { fitModel } from "./training/fit.js";
+
+export interface WorkerOptions {
+  datasetPath?: string | undefined;
+}
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, terminated: 143 } as const;
+
+export async function runWorker(
+  sql: Pool,
+  taskId: string,
+  opts: WorkerOptions,
+  log: Logger,
+): Promise<number> {
+  const task = await getTask(sql, taskId);
+  if (!task) {
+    log.error({ task_id: taskId }, "no such task");
+    return EXIT.usage;
+  }
+  log = log.child({ task_id: taskId });
+  // The lock lives as long as this connection: it is how others know this worker is alive.
+  const lockConn = await sql.reserve();
+  try {
+    if (!(await tryHoldWorkerLock(lockConn, task.seq))) {
+      log.warn("another worker holds this task; leaving it to that one");
+      return EXIT.ok;
+    }
+    return await runHoldingLock(sql, taskId, opts, log);
+  } finally {
+    lockConn.release();
+  }
+}
+
+async function runHoldingLock(
+  sql: Pool,
+  taskId: string,
+  opts: WorkerOptions,
+  log: Logger,
+): Promise<number> {
+  const started = await transition(sql, taskId, "running", { runnerRef: workerRef() });
+  if (!started) {
+    const now = await getTask(sql, taskId);
+    if (now?.status === "running") {
+      // A previous worker started it and died (we hold its lock now): never run twice.
+      await transition(sql, taskId, "failed", {
+        error: { code: "lost", message: "the task's worker died during the run" },
+      });
+    } else {
+      log.info({ status: now?.status }, "task is not startable; nothing to do");
+    }
+    return EXIT.ok;
+  }
+  log.info({ params: started.params }, "training started");
+
+  const abort = new AbortController();
+  const events = new TaskEvents(sql, log);
+  events.onChange((c) => {
+    if (c.id === taskId && c.status === "cancelled") abort.abort("cancelled");
+  });
+  const onSignal = (): void => abort.abort("terminated");
+  process.once("SIGTERM", onSignal);
+  process.once("SIGINT", onSignal);
+  try {
+    await events.start();
+    const rows = await loadPenguins(opts.datasetPath ?? DEFAULT_DATA_PATH);
+    const seconds = started.params.duration_seconds;
+    if (seconds > 0) await sleep(seconds * 1000, undefined, { signal: abort.signal });
+    abort.signal.throwIfAborted();
+    const summary = fitModel(rows);
+    if (await completeWithModel(sql, taskId, summary)) {
+      log.info({ r_squared: summary.r_squared, n: summary.n }, "training completed");
+    } else {
+      log.info("task left running before the model was stored (cancelled); model discarded");
+    }
+    return EXIT.ok;
+  } catch (err) {
+    if (abort.signal.aborted && abort.signal.reason === "cancelled") {
+      log.info("training cancelled");
+      return EXIT.ok;
+    }
+    const terminated = abort.signal.aborted;
+    const error = terminated
+      ? { code: "terminated", message: "the worker was stopped before the run ended" }
+      : { code: "training_failed", message: err instanceof Error ? err.message : String(err) };
+    log.error({ err }, "training failed");
+    await transition(sql, taskId, "failed", { error });
+    return terminated ? EXIT.terminated : EXIT.failed;
+  } finally {
+    process.off("SIGTERM", onSignal);
+    process.off("SIGINT", onSignal);
+    await events.stop();
+  }
+}

@@ -1,0 +1,122 @@
+// Starts trainyard as users do, a real process of the compiled entrypoint, on loopback ports
+// of its own, against the test's database; keeps its log lines for assertions.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+
+export const MAIN = fileURLToPath(new URL("../../src/main.js", import.meta.url));
+
+export interface AppProcess {
+  child: ChildProcess;
+  ports: { naive: number; polling: number; webhook: number; "webhook-client": number };
+  url(app: "naive" | "polling" | "webhook" | "webhook-client"): string;
+  logs: string[];
+  dataDir: string;
+  /** SIGTERM and wait for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+export interface StartOptions {
+  databaseUrl: string;
+  env?: Record<string, string>;
+  dataDir?: string;
+  /** Wait for /readyz on this app's port (none for the controller). */
+  waitFor?: "naive" | "polling" | "none";
+}
+
+export async function startApp(app: string, opts: StartOptions): Promise<AppProcess> {
+  const ports = {
+    naive: await freePort(),
+    polling: await freePort(),
+    webhook: await freePort(),
+    "webhook-client": await freePort(),
+  };
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "trainyard-test-"));
+  const child = spawn(process.execPath, [MAIN, app], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      PATH: process.env.PATH ?? "",
+      DATABASE_URL: opts.databaseUrl,
+      TRAINYARD_HOST: "127.0.0.1",
+      TRAINYARD_NAIVE_PORT: String(ports.naive),
+      TRAINYARD_POLLING_PORT: String(ports.polling),
+      TRAINYARD_WEBHOOK_PORT: String(ports.webhook),
+      TRAINYARD_WEBHOOK_CLIENT_PORT: String(ports["webhook-client"]),
+      TRAINYARD_DATA_DIR: dataDir,
+      TRAINYARD_DEFAULT_DURATION_SECONDS: "0",
+      TRAINYARD_CANCEL_GRACE_SECONDS: "2",
+      TRAINYARD_SHUTDOWN_GRACE_SECONDS: "5",
+      LOG_LEVEL: "info",
+      ...opts.env,
+    },
+  });
+  const logs: string[] = [];
+  const collect = (chunk: Buffer): void => {
+    for (const line of chunk.toString("utf8").split("\n")) if (line) logs.push(line);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => resolve(code)),
+  );
+  const url = (name: keyof typeof ports): string => `http://127.0.0.1:${ports[name]}`;
+  const proc: AppProcess = {
+    child,
+    ports,
+    url,
+    logs,
+    dataDir,
+    exited,
+    async stop(signal = "SIGTERM") {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+  const waitFor =
+    opts.waitFor ?? (app === "controller" ? "none" : app === "naive" ? "naive" : "polling");
+  if (waitFor !== "none") await waitReady(url(waitFor), exited, logs);
+  else await waitForLog(logs, exited, "trainyard started");
+  return proc;
+}
+
+async function waitReady(
+  base: string,
+  exited: Promise<number | null>,
+  logs: string[],
+): Promise<void> {
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (dead) throw new Error(`app exited before it was ready:\n${logs.join("\n")}`);
+    try {
+      const res = await fetch(`${base}/readyz`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`app not ready in time:\n${logs.join("\n")}`);
+}
+
+export async function waitForLog(
+  logs: string[],
+  exited: Promise<number | null>,
+  text: string,
+  timeoutMs = 20_000,
+): Promise<void> {
+  let dead = false;
+  void exited.then(() => (dead = true));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (logs.some((l) => l.includes(text))) return;
+    if (dead) throw new Error(`process exited before logging "${text}":\n${logs.join("\n")}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no "${text}" in the logs in time:\n${logs.join("\n")}`);
+}
