@@ -20,7 +20,8 @@ export async function completeWithModel(
   return sql.begin(async (tx) => {
     const done = await transition(tx, taskId, "completed");
     if (!done) return false;
-    await tx`INSERT INTO models (task_id, summary) VALUES (${taskId}, ${tx.json(summary as never)})`;
+    await tx`
+      INSERT INTO models (task_id, summary) VALUES (${taskId}, ${JSON.stringify(summary)}::text::json)`;
     return true;
   });
 }

@@ -2,6 +2,7 @@
 // than .sql files because tsc does not copy .sql into dist/, and the compiled app must carry them.
 import * as m001 from "./001_core.js";
 import * as m002 from "./002_task_events.js";
+import * as m003 from "./003_model_summary_json.js";
 
 export interface Migration {
   version: number;
@@ -12,4 +13,5 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, name: m001.name, sql: m001.sql },
   { version: 2, name: m002.name, sql: m002.sql },
+  { version: 3, name: m003.name, sql: m003.sql },
 ];
