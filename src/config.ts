@@ -1,5 +1,6 @@
 // The only reader of process.env. Every setting is typed, defaulted and validated here, once,
 // at start-up; a bad value stops the process with a message naming the variable.
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 export const APP_NAMES = [
@@ -22,8 +23,52 @@ export const HTTP_APPS = {
 } as const;
 export type HttpAppName = keyof typeof HTTP_APPS;
 
-export const RUNNER_KINDS = ["local"] as const;
+export const RUNNER_KINDS = ["local", "kubernetes"] as const;
 export type RunnerKind = (typeof RUNNER_KINDS)[number];
+
+export interface WebhookConfig {
+  /** Standard Webhooks secrets (whsec_<base64>); every one signs, so receivers can rotate. */
+  signingSecrets: string[];
+  maxAttempts: number;
+  backoff: "fixed" | "exponential";
+  /** Fixed delay, or the first delay of the exponential schedule. */
+  backoffSeconds: number;
+  backoffMaxSeconds: number;
+  timeoutSeconds: number;
+  /** Refuse loopback and private addresses too (link-local and metadata are always refused). */
+  blockPrivate: boolean;
+  /** Hosts that stay allowed when blockPrivate is set (cluster-internal receivers). */
+  allowedHosts: string[];
+  /** How many deliveries one dispatcher sends at once. */
+  concurrency: number;
+  /** The webhook client: its own public callback URL and the webhook server it asks to train. */
+  clientPublicUrl: string;
+  serverUrl: string;
+}
+
+export interface KubernetesConfig {
+  /** Namespace of the Jobs; the pod's own namespace when running in a cluster. */
+  namespace: string;
+  jobPrefix: string;
+  image: string | undefined;
+  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  /** The Secret holding the database URL the worker reads; never inlined in the Job. */
+  databaseSecretName: string;
+  databaseSecretKey: string;
+  serviceAccountName: string | undefined;
+  ttlSecondsAfterFinished: number;
+  backoffLimit: number;
+  cpuRequest: string;
+  cpuLimit: string;
+  memoryRequest: string;
+  memoryLimit: string;
+  nodeSelector: Record<string, string>;
+  tolerations: unknown[];
+  priorityClassName: string | undefined;
+  imagePullSecrets: string[];
+  /** Kueue LocalQueue: set means Jobs are created suspended with the queue-name label. */
+  kueueQueueName: string | undefined;
+}
 
 export interface Config {
   /** Unset means: start the embedded Postgres in dataDir. */
@@ -47,6 +92,8 @@ export interface Config {
   dbPoolSize: number;
   /** Where the penguins CSV lives; the worker reads it. */
   datasetPath: string | undefined;
+  webhooks: WebhookConfig;
+  kubernetes: KubernetesConfig;
 }
 
 export class ConfigError extends Error {
@@ -97,6 +144,143 @@ function databaseUrl(env: Env): string | undefined {
   return raw;
 }
 
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === "") return fallback;
+  if (["1", "true", "yes", "on"].includes(raw)) return true;
+  if (["0", "false", "no", "off"].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${env[name]}"`);
+}
+
+function list(env: Env, name: string): string[] {
+  return (env[name] ?? "")
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+function httpUrl(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `is not a valid URL: "${raw}"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError(name, "must be an http:// or https:// URL");
+  }
+  return raw.replace(/\/+$/, "");
+}
+
+function json<T>(env: Env, name: string, fallback: T, check: (value: unknown) => boolean): T {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(name, "must be JSON");
+  }
+  if (!check(value)) throw new ConfigError(name, "has the wrong shape");
+  return value as T;
+}
+
+function signingSecrets(env: Env): string[] {
+  const secrets = list(env, "TRAINYARD_WEBHOOK_SIGNING_SECRETS");
+  for (const secret of secrets) {
+    const key = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : "";
+    // Never echo the value: it is a secret.
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, "base64").length < 16) {
+      throw new ConfigError(
+        "TRAINYARD_WEBHOOK_SIGNING_SECRETS",
+        "each secret must be whsec_ followed by at least 16 bytes of base64",
+      );
+    }
+  }
+  return secrets;
+}
+
+function webhookConfig(env: Env): WebhookConfig {
+  const backoffSeconds = int(env, "TRAINYARD_WEBHOOK_BACKOFF_SECONDS", 2, 0, 3600);
+  return {
+    signingSecrets: signingSecrets(env),
+    maxAttempts: int(env, "TRAINYARD_WEBHOOK_MAX_ATTEMPTS", 3, 1, 100),
+    backoff: oneOf(env, "TRAINYARD_WEBHOOK_BACKOFF", ["fixed", "exponential"] as const, "fixed"),
+    backoffSeconds,
+    backoffMaxSeconds: int(
+      env,
+      "TRAINYARD_WEBHOOK_BACKOFF_MAX_SECONDS",
+      Math.max(300, backoffSeconds),
+      backoffSeconds,
+      86400,
+    ),
+    timeoutSeconds: int(env, "TRAINYARD_WEBHOOK_TIMEOUT_SECONDS", 10, 1, 600),
+    blockPrivate: bool(env, "TRAINYARD_WEBHOOK_BLOCK_PRIVATE", false),
+    allowedHosts: list(env, "TRAINYARD_WEBHOOK_ALLOWED_HOSTS").map((h) => h.toLowerCase()),
+    concurrency: int(env, "TRAINYARD_WEBHOOK_CONCURRENCY", 16, 1, 1000),
+    clientPublicUrl: httpUrl(env, "TRAINYARD_WEBHOOK_CLIENT_PUBLIC_URL", "http://localhost:8006"),
+    serverUrl: httpUrl(env, "TRAINYARD_WEBHOOK_SERVER_URL", "http://localhost:8005"),
+  };
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+function inClusterNamespace(): string | undefined {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
+
+function quantity(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  if (!QUANTITY.test(raw)) throw new ConfigError(name, `is not a Kubernetes quantity: "${raw}"`);
+  return raw;
+}
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function kubernetesConfig(env: Env): KubernetesConfig {
+  const jobPrefix = env.TRAINYARD_JOB_PREFIX?.trim() || "trainyard-train";
+  // The Job name is <prefix>-<uuid>: 36 characters of uuid, 63 in all.
+  if (!DNS_LABEL.test(jobPrefix) || jobPrefix.length > 26) {
+    throw new ConfigError("TRAINYARD_JOB_PREFIX", "must be a DNS label of at most 26 characters");
+  }
+  return {
+    namespace: env.TRAINYARD_K8S_NAMESPACE?.trim() || inClusterNamespace() || "default",
+    jobPrefix,
+    image: env.TRAINYARD_WORKER_IMAGE?.trim() || undefined,
+    imagePullPolicy: oneOf(
+      env,
+      "TRAINYARD_WORKER_IMAGE_PULL_POLICY",
+      ["Always", "IfNotPresent", "Never"] as const,
+      "IfNotPresent",
+    ),
+    databaseSecretName: env.TRAINYARD_WORKER_DATABASE_SECRET?.trim() || "trainyard-database",
+    databaseSecretKey: env.TRAINYARD_WORKER_DATABASE_SECRET_KEY?.trim() || "database-url",
+    serviceAccountName: env.TRAINYARD_WORKER_SERVICE_ACCOUNT?.trim() || undefined,
+    ttlSecondsAfterFinished: int(env, "TRAINYARD_JOB_TTL_SECONDS", 600, 0, 604800),
+    backoffLimit: int(env, "TRAINYARD_JOB_BACKOFF_LIMIT", 0, 0, 10),
+    cpuRequest: quantity(env, "TRAINYARD_WORKER_CPU_REQUEST", "100m"),
+    cpuLimit: quantity(env, "TRAINYARD_WORKER_CPU_LIMIT", "1"),
+    memoryRequest: quantity(env, "TRAINYARD_WORKER_MEMORY_REQUEST", "128Mi"),
+    memoryLimit: quantity(env, "TRAINYARD_WORKER_MEMORY_LIMIT", "512Mi"),
+    nodeSelector: json(env, "TRAINYARD_WORKER_NODE_SELECTOR", {}, (v) => {
+      return typeof v === "object" && v !== null && !Array.isArray(v)
+        ? Object.values(v).every((x) => typeof x === "string")
+        : false;
+    }),
+    tolerations: json(env, "TRAINYARD_WORKER_TOLERATIONS", [], Array.isArray),
+    priorityClassName: env.TRAINYARD_WORKER_PRIORITY_CLASS?.trim() || undefined,
+    imagePullSecrets: list(env, "TRAINYARD_WORKER_IMAGE_PULL_SECRETS"),
+    kueueQueueName: env.TRAINYARD_KUEUE_QUEUE_NAME?.trim() || undefined,
+  };
+}
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -119,7 +303,13 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.TRAINYARD_HOST?.trim() || "0.0.0.0",
     ports,
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
-    runner: oneOf(env, "TRAINYARD_RUNNER", RUNNER_KINDS, "local"),
+    // Inside a cluster (the service-account variables are set) Jobs are the natural runner.
+    runner: oneOf(
+      env,
+      "TRAINYARD_RUNNER",
+      RUNNER_KINDS,
+      env.KUBERNETES_SERVICE_HOST ? "kubernetes" : "local",
+    ),
     maxRunning: int(env, "TRAINYARD_MAX_RUNNING", 4, 1, 1000),
     defaultDurationSeconds,
     maxDurationSeconds,
@@ -131,6 +321,8 @@ export function loadConfig(env: Env = process.env): Config {
     shutdownGraceSeconds: int(env, "TRAINYARD_SHUTDOWN_GRACE_SECONDS", 10, 0, 600),
     dbPoolSize: int(env, "TRAINYARD_DB_POOL_SIZE", 10, 1, 100),
     datasetPath: env.TRAINYARD_DATASET_PATH?.trim() || undefined,
+    webhooks: webhookConfig(env),
+    kubernetes: kubernetesConfig(env),
   };
 }
 

@@ -82,6 +82,11 @@ async function main(): Promise<void> {
     process.exit(code);
   }
 
+  if (config.runner === "kubernetes" && (appName === "controller" || appName === "all")) {
+    // Until the Kubernetes runner lands, say so instead of silently running processes.
+    log.fatal("TRAINYARD_RUNNER=kubernetes is not available yet; use local");
+    process.exit(2);
+  }
   const db = await database(config, log);
   const sql = connect(db.url, { max: config.dbPoolSize, applicationName: `trainyard-${appName}` });
   await migrate(sql, log);
