@@ -49,6 +49,10 @@ export interface WebhookConfig {
 export interface KubernetesConfig {
   /** Namespace of the Jobs; the pod's own namespace when running in a cluster. */
   namespace: string;
+  /** app.kubernetes.io/instance of our Jobs: two releases in one namespace never touch each other's. */
+  instance: string;
+  /** A kubeconfig file; unset means the in-cluster service account (or ~/.kube/config outside). */
+  kubeconfig: string | undefined;
   jobPrefix: string;
   image: string | undefined;
   imagePullPolicy: "Always" | "IfNotPresent" | "Never";
@@ -244,6 +248,14 @@ function quantity(env: Env, name: string, fallback: string): string {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
+function label(env: Env, name: string, fallback: string): string {
+  const raw = env[name]?.trim() || fallback;
+  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(raw)) {
+    throw new ConfigError(name, `must be a valid label value, got "${raw}"`);
+  }
+  return raw;
+}
+
 function kubernetesConfig(env: Env): KubernetesConfig {
   const jobPrefix = env.TRAINYARD_JOB_PREFIX?.trim() || "trainyard-train";
   // The Job name is <prefix>-<uuid>: 36 characters of uuid, 63 in all.
@@ -252,6 +264,8 @@ function kubernetesConfig(env: Env): KubernetesConfig {
   }
   return {
     namespace: env.TRAINYARD_K8S_NAMESPACE?.trim() || inClusterNamespace() || "default",
+    instance: label(env, "TRAINYARD_INSTANCE", "trainyard"),
+    kubeconfig: env.KUBECONFIG?.trim() || undefined,
     jobPrefix,
     image: env.TRAINYARD_WORKER_IMAGE?.trim() || undefined,
     imagePullPolicy: oneOf(
