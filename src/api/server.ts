@@ -36,6 +36,11 @@ export async function buildServer(
   });
   installErrorHandlers(app);
   installValidators(app);
+  // A keep-alive connection that was busy when close() began would keep the server open after
+  // its answer: asking the client to close it lets shutdown finish once in-flight work is done.
+  app.addHook("onSend", async (_request, reply) => {
+    if (ctx.shutdown.aborted) void reply.header("connection", "close");
+  });
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
