@@ -6,6 +6,8 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { naiveApp } from "./api/naive.js";
 import { pollingApp } from "./api/polling.js";
+import { webhookClientApp } from "./api/webhook-client.js";
+import { webhookApp } from "./api/webhook.js";
 import { buildServer } from "./api/server.js";
 import type { AppContext } from "./api/context.js";
 import {
@@ -26,14 +28,16 @@ import { createLogger } from "./log.js";
 import { LatestModelCache } from "./models/cache.js";
 import { LocalRunner } from "./runner/local.js";
 import { TaskEvents } from "./tasks/events.js";
+import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 import { runWorker } from "./worker.js";
 
-const HTTP_APP_FACTORIES: Partial<
-  Record<HttpAppName, (ctx: AppContext) => (app: FastifyInstance) => void>
-> = {
-  naive: naiveApp,
-  polling: pollingApp,
-};
+const HTTP_APP_FACTORIES: Record<HttpAppName, (ctx: AppContext) => (app: FastifyInstance) => void> =
+  {
+    naive: naiveApp,
+    polling: pollingApp,
+    webhook: webhookApp,
+    "webhook-client": webhookClientApp,
+  };
 
 function usage(): never {
   process.stderr.write(`usage: trainyard <${APP_NAMES.join(" | ")}> [task-id for worker]\n`);
@@ -113,19 +117,21 @@ async function serve(
   };
 
   const servers: FastifyInstance[] = [];
-  const httpApps = appName === "all" ? Object.keys(HTTP_APP_FACTORIES) : [appName];
-  for (const name of httpApps as HttpAppName[]) {
+  const httpApps: HttpAppName[] =
+    appName === "all"
+      ? (Object.keys(HTTP_APP_FACTORIES) as HttpAppName[])
+      : appName === "controller"
+        ? []
+        : [appName];
+  for (const name of httpApps) {
     const factory = HTTP_APP_FACTORIES[name];
-    if (!factory) {
-      if (appName !== "controller") log.warn({ app: name }, "this app is not available yet");
-      continue;
-    }
     const server = await buildServer(name, ctx, factory(ctx));
     await server.listen({ host: config.host, port: config.ports[name] });
     servers.push(server);
   }
 
   let controller: Controller | undefined;
+  let dispatcher: WebhookDispatcher | undefined;
   if (appName === "controller" || appName === "all") {
     const runner = new LocalRunner(
       sql,
@@ -144,6 +150,14 @@ async function serve(
       log.child({ component: "controller" }),
     );
     controller.start();
+    // Callbacks go out from the controller processes; replicas share the outbox (SKIP LOCKED).
+    dispatcher = new WebhookDispatcher(
+      sql,
+      config.webhooks,
+      { resyncMs: config.resyncSeconds * 1000 },
+      log.child({ component: "webhooks" }),
+    );
+    await dispatcher.start();
   }
 
   const stop = async (signal: string): Promise<void> => {
@@ -157,6 +171,7 @@ async function serve(
     force.unref();
     await Promise.allSettled(servers.map((s) => s.close()));
     await controller?.stop();
+    await dispatcher?.stop();
     await events.stop();
     await sql.end({ timeout: 5 });
     await db.stop?.();

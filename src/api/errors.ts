@@ -13,6 +13,10 @@ export const CATALOGUE = {
   task_already_finished: { status: 409, title: "The task has already finished" },
   task_cancelled: { status: 409, title: "The task was cancelled" },
   no_model: { status: 409, title: "No trained model yet: POST /train first" },
+  delivery_not_failed: { status: 409, title: "Only a finally failed delivery can be redelivered" },
+  callback_url_refused: { status: 400, title: "The callback_url is not one this server calls" },
+  bad_signature: { status: 401, title: "The webhook signature could not be verified" },
+  webhook_server_unavailable: { status: 503, title: "The webhook server could not be reached" },
   payload_too_large: { status: 413, title: "The request body is too large" },
   unsupported_media_type: { status: 415, title: "Send the body as application/json" },
   idempotency_key_reused: {

@@ -25,6 +25,23 @@ export function trainBody(maxDurationSeconds: number) {
   } as const;
 }
 
+export function webhookTrainBody(maxDurationSeconds: number, maxUrlLength: number) {
+  const base = trainBody(maxDurationSeconds);
+  return {
+    ...base,
+    required: ["callback_url"],
+    properties: {
+      ...base.properties,
+      callback_url: {
+        type: "string",
+        minLength: 1,
+        maxLength: maxUrlLength,
+        description: "absolute http(s) URL the result is POSTed to when the task ends",
+      },
+    },
+  } as const;
+}
+
 export const idempotencyHeaders = {
   type: "object",
   properties: {

@@ -11,8 +11,9 @@ import { ApiError } from "./errors.js";
 import { idempotencyHeaders, listQuery, taskIdParams, trainBody } from "./schemas.js";
 import { resultPath, statusPath, taskView } from "./task-view.js";
 
-interface TrainRequestBody {
+export interface TrainRequestBody {
   duration_seconds?: number;
+  callback_url?: string;
 }
 
 export async function submitTask(
@@ -22,10 +23,13 @@ export async function submitTask(
   idempotencyKey: string | undefined,
 ): Promise<{ task: Task; replayed: boolean }> {
   const params = { duration_seconds: body?.duration_seconds ?? ctx.config.defaultDurationSeconds };
-  const result = await insertTask(ctx.sql, { app, params, idempotencyKey });
+  const callbackUrl = body?.callback_url;
+  const result = await insertTask(ctx.sql, { app, params, idempotencyKey, callbackUrl });
   if (
     result.replayed &&
-    (result.task.app !== app || !isDeepStrictEqual(result.task.params, params))
+    (result.task.app !== app ||
+      !isDeepStrictEqual(result.task.params, params) ||
+      result.task.callbackUrl !== (callbackUrl ?? null))
   ) {
     throw new ApiError("idempotency_key_reused", undefined, {
       field: "Idempotency-Key",
@@ -105,22 +109,32 @@ export function registerTaskReads(app: FastifyInstance, ctx: AppContext): void {
   );
 }
 
+export interface SubmitOptions {
+  /** The body schema; the polling app's by default. */
+  body?: Record<string, unknown>;
+  summary?: string;
+  /** Runs after validation, before the task is stored: may refuse with an ApiError. */
+  check?: (body: TrainRequestBody) => Promise<void>;
+}
+
 export function registerSubmitAccepted(
   app: FastifyInstance,
   ctx: AppContext,
   appName: string,
+  options: SubmitOptions = {},
 ): void {
   app.post<{ Body: TrainRequestBody | undefined; Headers: { "idempotency-key"?: string } }>(
     "/train",
     {
       schema: {
-        summary: "Submit a training task; answers 202 at once",
+        summary: options.summary ?? "Submit a training task; answers 202 at once",
         tags: ["tasks"],
-        body: trainBody(ctx.config.maxDurationSeconds),
+        body: options.body ?? trainBody(ctx.config.maxDurationSeconds),
         headers: idempotencyHeaders,
       },
     },
     async (request, reply) => {
+      await options.check?.(request.body ?? {});
       const { task, replayed } = await submitTask(
         ctx,
         appName,

@@ -25,7 +25,7 @@ export interface StartOptions {
   env?: Record<string, string>;
   dataDir?: string;
   /** Wait for /readyz on this app's port (none for the controller). */
-  waitFor?: "naive" | "polling" | "none";
+  waitFor?: "naive" | "polling" | "webhook" | "webhook-client" | "none";
 }
 
 export async function startApp(app: string, opts: StartOptions): Promise<AppProcess> {
@@ -77,7 +77,12 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
     },
   };
   const waitFor =
-    opts.waitFor ?? (app === "controller" ? "none" : app === "naive" ? "naive" : "polling");
+    opts.waitFor ??
+    (app === "controller"
+      ? "none"
+      : app === "naive" || app === "webhook" || app === "webhook-client"
+        ? app
+        : "polling");
   if (waitFor !== "none") await waitReady(url(waitFor), exited, logs);
   else await waitForLog(logs, exited, "trainyard started");
   return proc;
