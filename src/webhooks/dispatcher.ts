@@ -135,11 +135,8 @@ export class WebhookDispatcher {
     return this.config.timeoutSeconds * 1000 + waitMs + LEASE_MARGIN_MS;
   }
 
-  /** The wait after attempt number `attempt` failed, before any jitter. */
   private baseDelayMs(attempt: number): number {
-    const base = this.config.backoffSeconds * 1000;
-    if (this.config.backoff === "fixed") return base;
-    return Math.min(base * 2 ** (attempt - 1), this.config.backoffMaxSeconds * 1000);
+    return backoffDelayMs(this.config, attempt);
   }
 
   private async deliver(delivery: Delivery): Promise<void> {
@@ -236,6 +233,20 @@ export class WebhookDispatcher {
       throw err;
     });
   }
+}
+
+/**
+ * The wait after attempt number `attempt` (1-based) failed, before jitter: fixed, or doubling
+ * from backoffSeconds up to backoffMaxSeconds. p-retry applies the same schedule (factor 2,
+ * randomize adds up to 100% jitter), so this is the earliest the next attempt can be.
+ */
+export function backoffDelayMs(
+  config: Pick<WebhookConfig, "backoff" | "backoffSeconds" | "backoffMaxSeconds">,
+  attempt: number,
+): number {
+  const base = config.backoffSeconds * 1000;
+  if (config.backoff === "fixed") return base;
+  return Math.min(base * 2 ** (attempt - 1), config.backoffMaxSeconds * 1000);
 }
 
 /** Origin and path only: a query string may carry the receiver's token. */

@@ -22,7 +22,8 @@ export interface AppProcess {
 
 export interface StartOptions {
   databaseUrl: string;
-  env?: Record<string, string>;
+  /** Extra environment; a function gets the ports chosen for this process (e.g. own URL). */
+  env?: Record<string, string> | ((ports: AppProcess["ports"]) => Record<string, string>);
   dataDir?: string;
   /** Wait for /readyz on this app's port (none for the controller). */
   waitFor?: "naive" | "polling" | "webhook" | "webhook-client" | "none";
@@ -51,7 +52,7 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
       TRAINYARD_CANCEL_GRACE_SECONDS: "2",
       TRAINYARD_SHUTDOWN_GRACE_SECONDS: "5",
       LOG_LEVEL: "info",
-      ...opts.env,
+      ...(typeof opts.env === "function" ? opts.env(ports) : opts.env),
     },
   });
   const logs: string[] = [];
@@ -83,8 +84,14 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
       : app === "naive" || app === "webhook" || app === "webhook-client"
         ? app
         : "polling");
-  if (waitFor !== "none") await waitReady(url(waitFor), exited, logs);
-  else await waitForLog(logs, exited, "trainyard started");
+  try {
+    if (waitFor !== "none") await waitReady(url(waitFor), exited, logs);
+    else await waitForLog(logs, exited, "trainyard started");
+  } catch (err) {
+    // A process that never became ready must not outlive the test that started it.
+    child.kill("SIGKILL");
+    throw err;
+  }
   return proc;
 }
 
