@@ -155,6 +155,18 @@ describe("webhook deliveries", () => {
     assert.equal(delivery.attempts, 1);
   });
 
+  test("redirects are not followed", async () => {
+    receiver.script("/moved", [{ status: 307, headers: { location: receiver.url("/target") } }]);
+    const task = await submit("/moved");
+    await receiver.waitFor("/moved", 3);
+    const failed = await waitForDelivery(task.id, "failed");
+    assert.deepEqual(
+      failed.attempt_log.map((a) => a.status_code),
+      [307, 307, 307],
+    );
+    assert.equal(receiver.at("/target").length, 0);
+  });
+
   test("Retry-After on 429 is honoured", async () => {
     receiver.script("/busy", [{ status: 429, headers: { "retry-after": "3" } }, { status: 200 }]);
     await submit("/busy");

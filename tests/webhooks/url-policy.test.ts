@@ -2,7 +2,12 @@
 // and what the allowlist lets through.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { addressRefusal, callbackUrlRefusal } from "../../src/webhooks/url-policy.js";
+import {
+  addressRefusal,
+  callbackUrlRefusal,
+  guardedLookup,
+  RefusedAddressError,
+} from "../../src/webhooks/url-policy.js";
 
 const OPEN = { blockPrivate: false, allowedHosts: [] };
 const CLOSED = { blockPrivate: true, allowedHosts: ["webhook-client-api", "localhost"] };
@@ -70,4 +75,15 @@ test("names are judged by what they resolve to", async () => {
 test("public addresses are allowed", () => {
   assert.equal(addressRefusal("93.184.216.34", "example.com", CLOSED), undefined);
   assert.equal(addressRefusal("2606:2800:220:1::1", "example.com", CLOSED), undefined);
+});
+
+test("at send time the resolved address is judged again (DNS rebinding)", async () => {
+  const lookup = (policy: typeof OPEN, host: string): Promise<unknown> =>
+    new Promise((resolve) => {
+      guardedLookup(policy)(host, { all: true }, (err, addresses) => resolve(err ?? addresses));
+    });
+  const strict = { blockPrivate: true, allowedHosts: [] };
+  assert.ok((await lookup(strict, "localhost")) instanceof RefusedAddressError);
+  const allowed = await lookup(OPEN, "localhost");
+  assert.ok(Array.isArray(allowed) && allowed.length > 0, "resolved when allowed");
 });
