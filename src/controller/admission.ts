@@ -1,5 +1,7 @@
 // The cap, enforced in the database (rule 3): under one transaction-scoped advisory lock,
-// count what is admitted or running and admit the oldest queued tasks into the free slots.
+// count the slots in use and admit the oldest queued tasks into the free ones. A slot is taken
+// at admission and given back only when the run is gone (released_at, migration 005), so a
+// finished task whose worker or Job is still ending keeps its slot until then.
 // Two controllers, or one restarted mid-admission, can never admit past the cap, because
 // the count and the admission are serialised by the lock and committed together.
 import type { Pool } from "../db/queryable.js";
@@ -13,7 +15,7 @@ export async function admit(sql: Pool, cap: number): Promise<Task[]> {
     const rows = await tx<TaskRow[]>`
       WITH active AS (
         SELECT count(*)::int AS n FROM tasks
-        WHERE status = 'running' OR (status = 'queued' AND admitted_at IS NOT NULL)
+        WHERE admitted_at IS NOT NULL AND released_at IS NULL
       ), next AS (
         SELECT id FROM tasks
         WHERE status = 'queued' AND admitted_at IS NULL
@@ -28,11 +30,24 @@ export async function admit(sql: Pool, cap: number): Promise<Task[]> {
   });
 }
 
-/** The tasks the controller must keep an eye on: admitted, running. Bounded by the cap. */
+/**
+ * The tasks the controller must keep an eye on: those holding a slot (admitted, running, or
+ * finished with their run not yet seen gone). Bounded by the cap.
+ */
 export async function activeTasks(sql: Pool): Promise<Task[]> {
   const rows = await sql<TaskRow[]>`
     SELECT * FROM tasks
-    WHERE status = 'running' OR (status = 'queued' AND admitted_at IS NOT NULL)
+    WHERE admitted_at IS NOT NULL AND released_at IS NULL
     ORDER BY seq`;
   return rows.map(toTask);
+}
+
+/** Gives a finished task's slot back, once nothing runs for it any more. */
+export async function releaseSlot(sql: Pool, taskId: string): Promise<boolean> {
+  const rows = await sql`
+    UPDATE tasks SET released_at = now()
+     WHERE id = ${taskId} AND released_at IS NULL
+       AND status IN ('completed', 'failed', 'cancelled')
+    RETURNING id`;
+  return rows.length === 1;
 }

@@ -4,6 +4,7 @@
 import type { Logger } from "pino";
 import type { Pool } from "../db/queryable.js";
 import type { Runner } from "../runner/runner.js";
+import { releaseSlot } from "./admission.js";
 import { isTerminal } from "../tasks/status.js";
 import { transition } from "../tasks/store.js";
 import type { Task } from "../tasks/task.js";
@@ -25,7 +26,8 @@ export async function reconcileTask(
       await runner.stop(task);
       return "stop";
     }
-    // 2. Finished and nothing runs: forget what we knew.
+    // 2. Finished and nothing runs: give the slot back, forget what we knew.
+    await releaseSlot(sql, task.id);
     runner.forget(task.id);
     return "forget";
   }
@@ -48,6 +50,7 @@ export async function reconcileTask(
     : { code: "lost", message: "the task's worker is gone" };
   const failed = await transition(sql, task.id, "failed", { error });
   if (failed) log.warn({ task_id: task.id, error }, "task failed: its run ended without a result");
+  await releaseSlot(sql, task.id);
   runner.forget(task.id);
   return "fail";
 }
