@@ -270,3 +270,22 @@ Egress rules of every trainyard pod: the database and DNS (networkpolicy.yaml).
     - protocol: TCP
       port: 53
 {{- end }}
+
+{{/*
+Settings that are valid one by one but not together. config.ts would refuse them when the pods
+start; failing here says so at install time instead.
+*/}}
+{{- define "trainyard.validate" -}}
+{{- if and .Values.postgresql.enabled .Values.externalDatabase.url }}
+{{- fail "externalDatabase.url is used only with postgresql.enabled=false: choose one database" }}
+{{- end }}
+{{- if and (not .Values.postgresql.enabled) (not .Values.existingSecret) (not .Values.externalDatabase.url) }}
+{{- fail "postgresql.enabled=false needs externalDatabase.url (or existingSecret)" }}
+{{- end }}
+{{- if gt (int .Values.config.defaultDurationSeconds) (int .Values.config.maxDurationSeconds) }}
+{{- fail "config.defaultDurationSeconds must not exceed config.maxDurationSeconds" }}
+{{- end }}
+{{- if lt (int .Values.webhook.backoffMaxSeconds) (int .Values.webhook.backoffSeconds) }}
+{{- fail "webhook.backoffMaxSeconds must be at least webhook.backoffSeconds" }}
+{{- end }}
+{{- end }}
