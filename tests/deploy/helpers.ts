@@ -260,9 +260,11 @@ export function isTrainyard(container: Container): boolean {
   return /(^|\/)trainyard[:@]/.test(container.image ?? "");
 }
 
+/** A Secret's value, from data (base64) or stringData (plain, as the API server merges it). */
 export function decodeSecret(secret: K8sObject, key: string): string {
-  const data = secret.data as Record<string, string> | undefined;
-  const value = data?.[key];
+  const plain = (secret.stringData as Record<string, string> | undefined)?.[key];
+  if (plain !== undefined) return plain;
+  const value = (secret.data as Record<string, string> | undefined)?.[key];
   if (value === undefined) throw new Error(`Secret ${secret.metadata.name} has no key ${key}`);
   return Buffer.from(value, "base64").toString("utf8");
 }
