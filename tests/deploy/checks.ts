@@ -1,0 +1,132 @@
+// Assertions shared by the chart and kustomize tests: schema validity, pod hardening and the
+// controller's least-privilege RBAC, on whatever a render contains.
+import assert from "node:assert/strict";
+import type { Container, PodSpec, SecurityContext } from "kubernetes-types/core/v1.js";
+import type { Role, RoleBinding } from "kubernetes-types/rbac/v1.js";
+import { isTrainyard, ofKind, schemaProblems, workloads, type K8sObject } from "./helpers.js";
+
+/** The controller's whole Role, verbs sorted. Anything more is a privilege it does not need. */
+export const CONTROLLER_RULES = [
+  {
+    apiGroups: ["batch"],
+    resources: ["jobs"],
+    verbs: ["create", "delete", "get", "list", "watch"],
+  },
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
+];
+
+export function assertValidObjects(objects: K8sObject[]): void {
+  assert.ok(objects.length > 0, "the render is empty");
+  const problems = objects.flatMap(schemaProblems);
+  assert.deepEqual(problems, [], `schema problems:\n${problems.join("\n")}`);
+  for (const object of objects) {
+    assert.ok(object.metadata.name, `${object.kind} without a name`);
+    // Object names must be DNS subdomains; Services and pods' names DNS labels.
+    assert.match(object.metadata.name, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, object.metadata.name);
+    assert.ok(object.metadata.name.length <= 63, `${object.metadata.name} is longer than 63`);
+  }
+}
+
+function assertContainerHardened(where: string, container: Container, pod: PodSpec): void {
+  const sc: SecurityContext | undefined = container.securityContext;
+  assert.ok(sc, `${where}: no securityContext`);
+  assert.equal(sc.runAsNonRoot, true, `${where}: runAsNonRoot`);
+  assert.ok(Number.isInteger(sc.runAsUser) && (sc.runAsUser ?? 0) > 0, `${where}: numeric uid`);
+  assert.equal(sc.readOnlyRootFilesystem, true, `${where}: readOnlyRootFilesystem`);
+  assert.equal(sc.allowPrivilegeEscalation, false, `${where}: allowPrivilegeEscalation`);
+  assert.notEqual(sc.privileged, true, `${where}: privileged`);
+  assert.deepEqual(sc.capabilities?.drop, ["ALL"], `${where}: capabilities.drop`);
+  assert.equal(sc.capabilities?.add, undefined, `${where}: capabilities.add`);
+  assert.equal(sc.seccompProfile?.type, "RuntimeDefault", `${where}: seccompProfile`);
+  // Resources on every container: requests and limits of both CPU and memory.
+  for (const kind of ["requests", "limits"] as const) {
+    for (const resource of ["cpu", "memory"]) {
+      assert.ok(container.resources?.[kind]?.[resource], `${where}: resources.${kind}.${resource}`);
+    }
+  }
+  if (isTrainyard(container)) {
+    // The root filesystem is read-only: /tmp is the writable emptyDir, the data dir is in it.
+    const tmp = container.volumeMounts?.find((m) => m.mountPath === "/tmp");
+    assert.ok(tmp, `${where}: no /tmp mount`);
+    const volume = pod.volumes?.find((v) => v.name === tmp.name);
+    assert.ok(volume?.emptyDir, `${where}: /tmp is not an emptyDir`);
+  }
+}
+
+/** Every pod and container of the render is hardened (the pod security "restricted" profile). */
+export function assertHardened(objects: K8sObject[]): void {
+  const all = workloads(objects);
+  assert.ok(all.length > 0, "no workloads");
+  for (const { object, pod } of all) {
+    const where = `${object.kind}/${object.metadata.name}`;
+    const psc = pod.securityContext;
+    assert.equal(psc?.runAsNonRoot, true, `${where}: pod runAsNonRoot`);
+    assert.ok(Number.isInteger(psc?.runAsUser) && (psc?.runAsUser ?? 0) > 0, `${where}: pod uid`);
+    assert.equal(psc?.seccompProfile?.type, "RuntimeDefault", `${where}: pod seccompProfile`);
+    assert.notEqual(pod.hostNetwork, true, `${where}: hostNetwork`);
+    assert.notEqual(pod.hostPID, true, `${where}: hostPID`);
+    assert.notEqual(pod.hostIPC, true, `${where}: hostIPC`);
+    // Service links would define e.g. TRAINYARD_WEBHOOK_PORT=tcp://... (release "trainyard").
+    assert.equal(pod.enableServiceLinks, false, `${where}: enableServiceLinks`);
+    const component = object.metadata.labels?.["app.kubernetes.io/component"];
+    // Only the controller talks to the Kubernetes API.
+    const wantsToken = component === "controller";
+    assert.equal(pod.automountServiceAccountToken, wantsToken, `${where}: token automount`);
+    for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
+      assertContainerHardened(`${where} ${container.name}`, container, pod);
+    }
+  }
+}
+
+function sortedRules(role: Role): unknown {
+  return (role.rules ?? []).map((r) => ({
+    apiGroups: r.apiGroups,
+    resources: r.resources,
+    verbs: [...(r.verbs ?? [])].sort(),
+  }));
+}
+
+/**
+ * RBAC is exactly: one Role with the controller's minimal rules, one RoleBinding of it to the
+ * controller's ServiceAccount, no cluster-wide objects; the API and worker accounts have no
+ * token and no binding.
+ */
+export function assertRbac(objects: K8sObject[], prefix: string, namespace: string): void {
+  assert.deepEqual(ofKind(objects, "ClusterRole"), [], "no ClusterRole");
+  assert.deepEqual(ofKind(objects, "ClusterRoleBinding"), [], "no ClusterRoleBinding");
+  const roles = ofKind(objects, "Role") as unknown as Role[];
+  assert.equal(roles.length, 1, "exactly one Role");
+  const role = roles[0] as Role;
+  assert.deepEqual(sortedRules(role), CONTROLLER_RULES);
+  const bindings = ofKind(objects, "RoleBinding") as unknown as RoleBinding[];
+  assert.equal(bindings.length, 1, "exactly one RoleBinding");
+  const binding = bindings[0] as RoleBinding;
+  assert.deepEqual(binding.roleRef, {
+    apiGroup: "rbac.authorization.k8s.io",
+    kind: "Role",
+    name: role.metadata?.name,
+  });
+  assert.deepEqual(binding.subjects, [
+    { kind: "ServiceAccount", name: `${prefix}-controller`, namespace },
+  ]);
+
+  const accounts = new Map(ofKind(objects, "ServiceAccount").map((sa) => [sa.metadata.name, sa]));
+  assert.deepEqual([...accounts.keys()].sort(), [
+    `${prefix}-api`,
+    `${prefix}-controller`,
+    `${prefix}-worker`,
+  ]);
+  assert.equal(accounts.get(`${prefix}-api`)?.automountServiceAccountToken, false);
+  assert.equal(accounts.get(`${prefix}-worker`)?.automountServiceAccountToken, false);
+
+  for (const { object, pod } of workloads(objects)) {
+    const component = object.metadata.labels?.["app.kubernetes.io/component"];
+    if (component === "postgresql") {
+      assert.equal(pod.serviceAccountName, undefined, "Postgres uses no account of ours");
+    } else if (component === "controller") {
+      assert.equal(pod.serviceAccountName, `${prefix}-controller`);
+    } else {
+      assert.equal(pod.serviceAccountName, `${prefix}-api`, `${object.metadata.name}: API account`);
+    }
+  }
+}
