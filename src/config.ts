@@ -53,6 +53,8 @@ export interface KubernetesConfig {
   instance: string;
   /** A kubeconfig file; unset means the in-cluster service account (or ~/.kube/config outside). */
   kubeconfig: string | undefined;
+  /** Running in a pod (KUBERNETES_SERVICE_HOST is set): use the service account. */
+  inCluster: boolean;
   jobPrefix: string;
   image: string | undefined;
   imagePullPolicy: "Always" | "IfNotPresent" | "Never";
@@ -87,6 +89,9 @@ export interface Config {
   maxRunning: number;
   defaultDurationSeconds: number;
   maxDurationSeconds: number;
+  /** A run's time limit (Job activeDeadlineSeconds): the default, and the most a task may ask. */
+  defaultTimeoutSeconds: number;
+  maxTimeoutSeconds: number;
   naiveWaitSeconds: number;
   retryAfterSeconds: number;
   cancelGraceSeconds: number;
@@ -266,6 +271,7 @@ function kubernetesConfig(env: Env): KubernetesConfig {
     namespace: env.TRAINYARD_K8S_NAMESPACE?.trim() || inClusterNamespace() || "default",
     instance: label(env, "TRAINYARD_INSTANCE", "trainyard"),
     kubeconfig: env.KUBECONFIG?.trim() || undefined,
+    inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
     jobPrefix,
     image: env.TRAINYARD_WORKER_IMAGE?.trim() || undefined,
     imagePullPolicy: oneOf(
@@ -310,6 +316,7 @@ export function loadConfig(env: Env = process.env): Config {
     0,
     maxDurationSeconds,
   );
+  const maxTimeoutSeconds = int(env, "TRAINYARD_MAX_TIMEOUT_SECONDS", 86400, 1, 604800);
   return {
     databaseUrl: databaseUrl(env),
     dataDir: resolve(env.TRAINYARD_DATA_DIR?.trim() || ".trainyard"),
@@ -327,6 +334,14 @@ export function loadConfig(env: Env = process.env): Config {
     maxRunning: int(env, "TRAINYARD_MAX_RUNNING", 4, 1, 1000),
     defaultDurationSeconds,
     maxDurationSeconds,
+    defaultTimeoutSeconds: int(
+      env,
+      "TRAINYARD_DEFAULT_TIMEOUT_SECONDS",
+      Math.min(7200, maxTimeoutSeconds),
+      1,
+      maxTimeoutSeconds,
+    ),
+    maxTimeoutSeconds,
     naiveWaitSeconds: int(env, "TRAINYARD_NAIVE_WAIT_SECONDS", 60, 1, 3600),
     retryAfterSeconds: int(env, "TRAINYARD_RETRY_AFTER_SECONDS", 2, 1, 3600),
     cancelGraceSeconds: int(env, "TRAINYARD_CANCEL_GRACE_SECONDS", 5, 0, 600),

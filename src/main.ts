@@ -26,7 +26,9 @@ import { migrate } from "./db/migrate.js";
 import type { Pool } from "./db/queryable.js";
 import { createLogger } from "./log.js";
 import { LatestModelCache } from "./models/cache.js";
+import { KubernetesRunner, loadKubeConfig } from "./runner/kubernetes/runner.js";
 import { LocalRunner } from "./runner/local.js";
+import type { Runner } from "./runner/runner.js";
 import { TaskEvents } from "./tasks/events.js";
 import { WebhookDispatcher } from "./webhooks/dispatcher.js";
 import { runWorker } from "./worker.js";
@@ -55,6 +57,22 @@ async function database(
     log: log.child({ component: "embedded-postgres" }),
   });
   return { url: embedded.url, stop: () => embedded.stop() };
+}
+
+function makeRunner(config: Config, databaseUrl: string, sql: Pool, log: Logger): Runner {
+  if (config.runner === "kubernetes") {
+    const { kubeconfig, inCluster } = config.kubernetes;
+    return new KubernetesRunner(loadKubeConfig(kubeconfig, inCluster), config, log);
+  }
+  return new LocalRunner(
+    sql,
+    {
+      logDir: join(config.dataDir, "logs"),
+      cancelGraceMs: config.cancelGraceSeconds * 1000,
+      workerEnv: workerEnvironment(config, databaseUrl),
+    },
+    log,
+  );
 }
 
 async function main(): Promise<void> {
@@ -86,11 +104,6 @@ async function main(): Promise<void> {
     process.exit(code);
   }
 
-  if (config.runner === "kubernetes" && (appName === "controller" || appName === "all")) {
-    // Until the Kubernetes runner lands, say so instead of silently running processes.
-    log.fatal("TRAINYARD_RUNNER=kubernetes is not available yet; use local");
-    process.exit(2);
-  }
   const db = await database(config, log);
   const sql = connect(db.url, { max: config.dbPoolSize, applicationName: `trainyard-${appName}` });
   await migrate(sql, log);
@@ -133,15 +146,7 @@ async function serve(
   let controller: Controller | undefined;
   let dispatcher: WebhookDispatcher | undefined;
   if (appName === "controller" || appName === "all") {
-    const runner = new LocalRunner(
-      sql,
-      {
-        logDir: join(config.dataDir, "logs"),
-        cancelGraceMs: config.cancelGraceSeconds * 1000,
-        workerEnv: workerEnvironment(config, db.url),
-      },
-      log.child({ component: "runner" }),
-    );
+    const runner = makeRunner(config, db.url, sql, log.child({ component: "runner" }));
     controller = new Controller(
       sql,
       events,

@@ -10,7 +10,7 @@ export const taskIdParams = {
   properties: { id: { type: "string", pattern: UUID_PATTERN, description: "task id (UUID)" } },
 } as const;
 
-export function trainBody(maxDurationSeconds: number) {
+export function trainBody(maxDurationSeconds: number, maxTimeoutSeconds = 86400) {
   return {
     type: "object",
     additionalProperties: false,
@@ -21,12 +21,23 @@ export function trainBody(maxDurationSeconds: number) {
         maximum: maxDurationSeconds,
         description: "simulated extra run time, so that a run can be watched and cancelled",
       },
+      timeout_seconds: {
+        type: "integer",
+        minimum: 1,
+        maximum: maxTimeoutSeconds,
+        description:
+          "the run's time limit; past it the run is stopped and fails (DeadlineExceeded)",
+      },
     },
   } as const;
 }
 
-export function webhookTrainBody(maxDurationSeconds: number, maxUrlLength: number) {
-  const base = trainBody(maxDurationSeconds);
+export function webhookTrainBody(
+  maxDurationSeconds: number,
+  maxTimeoutSeconds: number,
+  maxUrlLength: number,
+) {
+  const base = trainBody(maxDurationSeconds, maxTimeoutSeconds);
   return {
     ...base,
     required: ["callback_url"],

@@ -13,6 +13,7 @@ import { resultPath, statusPath, taskView } from "./task-view.js";
 
 export interface TrainRequestBody {
   duration_seconds?: number;
+  timeout_seconds?: number;
   callback_url?: string;
 }
 
@@ -22,7 +23,10 @@ export async function submitTask(
   body: TrainRequestBody | undefined,
   idempotencyKey: string | undefined,
 ): Promise<{ task: Task; replayed: boolean }> {
-  const params = { duration_seconds: body?.duration_seconds ?? ctx.config.defaultDurationSeconds };
+  const params = {
+    duration_seconds: body?.duration_seconds ?? ctx.config.defaultDurationSeconds,
+    timeout_seconds: body?.timeout_seconds ?? ctx.config.defaultTimeoutSeconds,
+  };
   const callbackUrl = body?.callback_url;
   const result = await insertTask(ctx.sql, { app, params, idempotencyKey, callbackUrl });
   if (
@@ -129,7 +133,8 @@ export function registerSubmitAccepted(
       schema: {
         summary: options.summary ?? "Submit a training task; answers 202 at once",
         tags: ["tasks"],
-        body: options.body ?? trainBody(ctx.config.maxDurationSeconds),
+        body:
+          options.body ?? trainBody(ctx.config.maxDurationSeconds, ctx.config.maxTimeoutSeconds),
         headers: idempotencyHeaders,
       },
     },

@@ -51,3 +51,19 @@ export async function releaseSlot(sql: Pool, taskId: string): Promise<boolean> {
     RETURNING id`;
   return rows.length === 1;
 }
+
+/**
+ * Replaces the generic error of a failed task with the runner's reason (e.g. the worker saw
+ * only SIGTERM; the Job says DeadlineExceeded). Never changes the status.
+ */
+export async function refineFailure(
+  sql: Pool,
+  taskId: string,
+  error: { code: string; message: string },
+): Promise<void> {
+  await sql`
+    UPDATE tasks SET error = ${sql.json(error)}, updated_at = now()
+     WHERE id = ${taskId} AND status = 'failed'
+       AND error->>'code' IN ('terminated', 'worker_failed', 'lost')
+       AND error->>'code' IS DISTINCT FROM ${error.code}`;
+}

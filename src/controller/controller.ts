@@ -141,7 +141,14 @@ export class Controller {
 
   private async reconcileId(id: string): Promise<void> {
     const task = await getTask(this.sql, id);
-    if (task) await reconcileTask(this.sql, this.runner, task, this.log);
+    if (task) {
+      await reconcileTask(this.sql, this.runner, task, this.log);
+      return;
+    }
+    // A run whose task does not exist (deleted, or another database's): it must not run on.
+    this.log.warn({ task_id: id }, "removing a run that has no task");
+    await this.runner.discard(id);
+    this.runner.forget(id);
   }
 
   private async admitAndLaunch(): Promise<void> {

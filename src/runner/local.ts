@@ -85,6 +85,18 @@ export class LocalRunner implements Runner {
     await Promise.resolve();
   }
 
+  async discard(taskId: string): Promise<void> {
+    // Only our own children: without the task there is no recorded pid to trust.
+    const own = this.children.get(taskId);
+    if (!own || own.exit || own.process.pid === undefined) return;
+    const pid = own.process.pid;
+    signalGroup(pid, "SIGTERM");
+    setTimeout(() => {
+      if (!own.exit) signalGroup(pid, "SIGKILL");
+    }, this.opts.cancelGraceMs).unref();
+    await Promise.resolve();
+  }
+
   async inspect(task: Task): Promise<Execution | undefined> {
     const own = this.children.get(task.id);
     if (own && !own.exit) return { state: "active" };

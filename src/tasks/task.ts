@@ -9,6 +9,8 @@ export interface TaskError {
 
 export interface TaskParams {
   duration_seconds: number;
+  /** The run's time limit; absent on tasks stored before it existed. */
+  timeout_seconds?: number;
 }
 
 export interface Task {
