@@ -83,6 +83,8 @@ export interface Config {
   embeddedPostgresPort: number;
   host: string;
   ports: Record<HttpAppName, number>;
+  /** The controller's health endpoints (/livez, /readyz) when it runs on its own. */
+  controllerPort: number;
   logLevel: string;
   runner: RunnerKind;
   /** At most this many tasks admitted or running at once, across every controller. */
@@ -323,6 +325,7 @@ export function loadConfig(env: Env = process.env): Config {
     embeddedPostgresPort: int(env, "TRAINYARD_EMBEDDED_PG_PORT", 54329, 1, 65535),
     host: env.TRAINYARD_HOST?.trim() || "0.0.0.0",
     ports,
+    controllerPort: int(env, "TRAINYARD_CONTROLLER_PORT", 8007, 0, 65535),
     logLevel: oneOf(env, "LOG_LEVEL", LOG_LEVELS, "info"),
     // Inside a cluster (the service-account variables are set) Jobs are the natural runner.
     runner: oneOf(

@@ -127,6 +127,7 @@ async function serve(
     config,
     log,
     shutdown: shutdown.signal,
+    readiness: [],
   };
 
   const servers: FastifyInstance[] = [];
@@ -155,6 +156,14 @@ async function serve(
       log.child({ component: "controller" }),
     );
     controller.start();
+    const problem = runner.problem?.bind(runner);
+    if (problem) ctx.readiness.push(problem);
+    if (appName === "controller") {
+      // No API of its own: health only, so that probes see e.g. missing RBAC rights.
+      const health = await buildServer("controller", ctx, () => undefined);
+      await health.listen({ host: config.host, port: config.controllerPort });
+      servers.push(health);
+    }
     // Callbacks go out from the controller processes; replicas share the outbox (SKIP LOCKED).
     dispatcher = new WebhookDispatcher(
       sql,

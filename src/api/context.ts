@@ -14,4 +14,6 @@ export interface AppContext {
   log: Logger;
   /** Aborted when the process begins to shut down: long waits answer at once. */
   shutdown: AbortSignal;
+  /** More readiness conditions (e.g. the runner can reach Kubernetes): each names a problem. */
+  readiness: (() => string | undefined)[];
 }

@@ -26,6 +26,7 @@ export const CATALOGUE = {
   training_failed: { status: 500, title: "The training failed" },
   internal_error: { status: 500, title: "Internal error" },
   database_unavailable: { status: 503, title: "The database is unavailable; try again shortly" },
+  not_ready: { status: 503, title: "A dependency of this process is not usable" },
   shutting_down: { status: 503, title: "The service is shutting down; try again shortly" },
 } as const;
 

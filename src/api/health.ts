@@ -20,7 +20,6 @@ export function registerHealth(app: FastifyInstance, ctx: AppContext): void {
           setTimeout(() => reject(new Error("timed out")), READY_TIMEOUT_MS).unref(),
         ),
       ]);
-      return { status: "ok" };
     } catch (err) {
       request.log.warn({ err }, "not ready: database unreachable");
       return sendProblem(
@@ -32,5 +31,13 @@ export function registerHealth(app: FastifyInstance, ctx: AppContext): void {
         DB_RETRY_AFTER_SECONDS,
       );
     }
+    for (const check of ctx.readiness) {
+      const problem = check();
+      if (problem) {
+        request.log.warn({ problem }, "not ready");
+        return sendProblem(reply, request, "not_ready", problem, {}, DB_RETRY_AFTER_SECONDS);
+      }
+    }
+    return { status: "ok" };
   });
 }

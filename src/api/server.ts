@@ -10,15 +10,16 @@ import { installErrorHandlers } from "./error-handler.js";
 import { registerHealth } from "./health.js";
 import { installValidators } from "./validation.js";
 
-export const APP_TITLES: Record<HttpAppName, string> = {
+export const APP_TITLES: Record<HttpAppName | "controller", string> = {
   naive: "trainyard naive API: POST /train waits for the result",
   polling: "trainyard polling API: submit, then poll status and result",
   webhook: "trainyard webhook API: the result is POSTed to your callback_url",
   "webhook-client": "trainyard webhook client: receives callbacks",
+  controller: "trainyard controller: health only",
 };
 
 export async function buildServer(
-  name: HttpAppName,
+  name: HttpAppName | "controller",
   ctx: AppContext,
   register: (app: FastifyInstance) => void | Promise<void>,
 ): Promise<FastifyInstance> {

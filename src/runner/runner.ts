@@ -35,4 +35,6 @@ export interface Runner {
   /** Called whenever a run changes (started, exited, vanished): the controller reconciles. */
   onChange(listener: (taskId: string) => void): void;
   close(): Promise<void>;
+  /** Why the runner cannot work right now (readiness reports it); undefined when fine. */
+  problem?(): string | undefined;
 }

@@ -10,12 +10,14 @@ import type { Container, EnvVar, PodSpec } from "kubernetes-types/core/v1.js";
 import type { ObjectMeta } from "kubernetes-types/meta/v1.js";
 import { parseAllDocuments } from "yaml";
 import { StatefulSet, Deployment } from "kubernetes-models/apps/v1";
+import { Job } from "kubernetes-models/batch/v1";
 import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from "kubernetes-models/v1";
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ClusterRole, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { validate as validateDeployment } from "kubernetes-models/_schemas/IoK8sApiAppsV1Deployment";
 import { validate as validateStatefulSet } from "kubernetes-models/_schemas/IoK8sApiAppsV1StatefulSet";
+import { validate as validateJob } from "kubernetes-models/_schemas/IoK8sApiBatchV1Job";
 import { validate as validateConfigMap } from "kubernetes-models/_schemas/IoK8sApiCoreV1ConfigMap";
 import { validate as validateNamespace } from "kubernetes-models/_schemas/IoK8sApiCoreV1Namespace";
 import { validate as validateSecret } from "kubernetes-models/_schemas/IoK8sApiCoreV1Secret";
@@ -141,6 +143,8 @@ type ModelClass = new (data: never) => { validate(): void };
 const MODELS: Record<string, { model: ModelClass; validate: SchemaValidate }> = {
   "apps/v1/Deployment": { model: Deployment, validate: validateDeployment },
   "apps/v1/StatefulSet": { model: StatefulSet, validate: validateStatefulSet },
+  // Not in the chart: the Jobs the controller builds (job-contract.test.ts).
+  "batch/v1/Job": { model: Job, validate: validateJob },
   "v1/ConfigMap": { model: ConfigMap, validate: validateConfigMap },
   "v1/Namespace": { model: Namespace, validate: validateNamespace },
   "v1/Secret": { model: Secret, validate: validateSecret },

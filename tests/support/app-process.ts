@@ -11,8 +11,14 @@ export const MAIN = fileURLToPath(new URL("../../src/main.js", import.meta.url))
 
 export interface AppProcess {
   child: ChildProcess;
-  ports: { naive: number; polling: number; webhook: number; "webhook-client": number };
-  url(app: "naive" | "polling" | "webhook" | "webhook-client"): string;
+  ports: {
+    naive: number;
+    polling: number;
+    webhook: number;
+    "webhook-client": number;
+    controller: number;
+  };
+  url(app: "naive" | "polling" | "webhook" | "webhook-client" | "controller"): string;
   logs: string[];
   dataDir: string;
   /** SIGTERM and wait for the exit code. */
@@ -35,6 +41,7 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
     polling: await freePort(),
     webhook: await freePort(),
     "webhook-client": await freePort(),
+    controller: await freePort(),
   };
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "trainyard-test-"));
   const child = spawn(process.execPath, [MAIN, app], {
@@ -47,6 +54,7 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
       TRAINYARD_POLLING_PORT: String(ports.polling),
       TRAINYARD_WEBHOOK_PORT: String(ports.webhook),
       TRAINYARD_WEBHOOK_CLIENT_PORT: String(ports["webhook-client"]),
+      TRAINYARD_CONTROLLER_PORT: String(ports.controller),
       TRAINYARD_DATA_DIR: dataDir,
       TRAINYARD_DEFAULT_DURATION_SECONDS: "0",
       TRAINYARD_CANCEL_GRACE_SECONDS: "2",
@@ -61,8 +69,18 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
   };
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
+  let stopping = false;
   const exited = new Promise<number | null>((resolve) =>
-    child.once("exit", (code) => resolve(code)),
+    child.once("exit", (code, signal) => {
+      // An app that dies on its own is a finding: show why, whatever the test then says.
+      if (!stopping) {
+        process.stderr.write(
+          `\n[app-process] ${app} exited unexpectedly (code ${code}, signal ${signal}):\n` +
+            `${logs.slice(-40).join("\n")}\n`,
+        );
+      }
+      resolve(code);
+    }),
   );
   const url = (name: keyof typeof ports): string => `http://127.0.0.1:${ports[name]}`;
   const proc: AppProcess = {
@@ -73,6 +91,7 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
     dataDir,
     exited,
     async stop(signal = "SIGTERM") {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
@@ -89,6 +108,7 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
     else await waitForLog(logs, exited, "trainyard started");
   } catch (err) {
     // A process that never became ready must not outlive the test that started it.
+    stopping = true;
     child.kill("SIGKILL");
     throw err;
   }
