@@ -15,7 +15,10 @@ describe("stand-in API server: Job CRUD and errors", () => {
   const suspended = (name: string) => jobManifest(name, { spec: { suspend: true } });
 
   test("create, get, list, delete a Job with server-set metadata and defaults", async () => {
-    const created = await h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("crud") });
+    const created = await h.batch.createNamespacedJob({
+      namespace: h.namespace,
+      body: suspended("crud"),
+    });
     const meta = created.metadata;
     assert.match(meta?.uid ?? "", /^[0-9a-f-]{36}$/);
     assert.match(meta?.resourceVersion ?? "", /^\d+$/);
@@ -24,7 +27,9 @@ describe("stand-in API server: Job CRUD and errors", () => {
     assert.equal(meta?.namespace, h.namespace);
     // The generated selector and labels, as the Job strategy adds them.
     const uid = meta?.uid ?? "";
-    assert.deepEqual(created.spec?.selector?.matchLabels, { "batch.kubernetes.io/controller-uid": uid });
+    assert.deepEqual(created.spec?.selector?.matchLabels, {
+      "batch.kubernetes.io/controller-uid": uid,
+    });
     const podLabels = created.spec?.template.metadata?.labels ?? {};
     assert.equal(podLabels["batch.kubernetes.io/job-name"], "crud");
     assert.equal(podLabels["job-name"], "crud");
@@ -48,15 +53,24 @@ describe("stand-in API server: Job CRUD and errors", () => {
       ["crud"],
     );
 
-    const status = await h.batch.deleteNamespacedJob({ name: "crud", namespace: h.namespace, propagationPolicy: "Background" });
+    const status = await h.batch.deleteNamespacedJob({
+      name: "crud",
+      namespace: h.namespace,
+      propagationPolicy: "Background",
+    });
     assert.equal(status.status, "Success");
     assert.equal(status.details?.uid, uid);
-    assert.equal((await statusOf(h.batch.readNamespacedJob({ name: "crud", namespace: h.namespace }))).code, 404);
+    assert.equal(
+      (await statusOf(h.batch.readNamespacedJob({ name: "crud", namespace: h.namespace }))).code,
+      404,
+    );
   });
 
   test("creating a Job twice is 409 AlreadyExists", async () => {
     await h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("twice") });
-    const { code, status } = await statusOf(h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("twice") }));
+    const { code, status } = await statusOf(
+      h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("twice") }),
+    );
     assert.equal(code, 409);
     assert.deepEqual(status, {
       kind: "Status",
@@ -90,12 +104,21 @@ describe("stand-in API server: Job CRUD and errors", () => {
   test("a Job without containers is 422 Invalid with the field named", async () => {
     const body = suspended("empty");
     if (body.spec?.template.spec) body.spec.template.spec.containers = [];
-    const { code, status } = await statusOf(h.batch.createNamespacedJob({ namespace: h.namespace, body }));
+    const { code, status } = await statusOf(
+      h.batch.createNamespacedJob({ namespace: h.namespace, body }),
+    );
     assert.equal(code, 422);
     assert.equal(status.reason, "Invalid");
-    assert.equal(status.message, 'Job.batch "empty" is invalid: spec.template.spec.containers: Required value');
+    assert.equal(
+      status.message,
+      'Job.batch "empty" is invalid: spec.template.spec.containers: Required value',
+    );
     assert.deepEqual(status.details?.causes, [
-      { reason: "FieldValueRequired", message: "Required value", field: "spec.template.spec.containers" },
+      {
+        reason: "FieldValueRequired",
+        message: "Required value",
+        field: "spec.template.spec.containers",
+      },
     ]);
     assert.equal(status.details?.kind, "Job");
     assert.equal(status.details?.group, "batch");
@@ -105,7 +128,9 @@ describe("stand-in API server: Job CRUD and errors", () => {
     for (const restartPolicy of ["Always", undefined]) {
       const body = suspended("always");
       if (body.spec?.template.spec) body.spec.template.spec.restartPolicy = restartPolicy;
-      const { code, status } = await statusOf(h.batch.createNamespacedJob({ namespace: h.namespace, body }));
+      const { code, status } = await statusOf(
+        h.batch.createNamespacedJob({ namespace: h.namespace, body }),
+      );
       assert.equal(code, 422);
       assert.equal(
         status.message,
@@ -116,17 +141,32 @@ describe("stand-in API server: Job CRUD and errors", () => {
   });
 
   test("names: not a DNS subdomain, or too long for the job-name label", async () => {
-    const bad = await statusOf(h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("Bad_Name") }));
+    const bad = await statusOf(
+      h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("Bad_Name") }),
+    );
     assert.equal(bad.code, 422);
     assert.equal(bad.status.details?.causes?.[0]?.field, "metadata.name");
-    assert.match(bad.status.message ?? "", /metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/);
+    assert.match(
+      bad.status.message ?? "",
+      /metadata\.name: Invalid value: "Bad_Name": a lowercase RFC 1123 subdomain/,
+    );
 
     const long = "x".repeat(64);
-    const tooLong = await statusOf(h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended(long) }));
+    const tooLong = await statusOf(
+      h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended(long) }),
+    );
     assert.equal(tooLong.code, 422);
-    assert.match(tooLong.status.message ?? "", new RegExp(`spec\\.template\\.labels: Invalid value: "${long}": must be no more than 63 bytes`));
+    assert.match(
+      tooLong.status.message ?? "",
+      new RegExp(
+        `spec\\.template\\.labels: Invalid value: "${long}": must be no more than 63 bytes`,
+      ),
+    );
     const sixtyThree = "y".repeat(63);
-    const ok = await h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended(sixtyThree) });
+    const ok = await h.batch.createNamespacedJob({
+      namespace: h.namespace,
+      body: suspended(sixtyThree),
+    });
     assert.equal(ok.metadata?.name, sixtyThree);
   });
 
@@ -134,14 +174,22 @@ describe("stand-in API server: Job CRUD and errors", () => {
     const res = await fetch(`${h.server.url}/apis/batch/v1/namespaces/${h.namespace}/jobs`, {
       method: "POST",
       headers: { authorization: "Bearer stand-in-token", "content-type": "application/json" },
-      body: JSON.stringify({ ...suspended("typed"), spec: { ...suspended("typed").spec, backoffLimit: "3" } }),
+      body: JSON.stringify({
+        ...suspended("typed"),
+        spec: { ...suspended("typed").spec, backoffLimit: "3" },
+      }),
     });
     assert.equal(res.status, 400);
     const body = (await res.json()) as { reason: string; message: string };
     assert.equal(body.reason, "BadRequest");
-    assert.match(body.message, /cannot be handled as a Job: json: cannot unmarshal string .*backoffLimit/);
+    assert.match(
+      body.message,
+      /cannot be handled as a Job: json: cannot unmarshal string .*backoffLimit/,
+    );
 
-    const ns = await statusOf(h.batch.createNamespacedJob({ namespace: "elsewhere", body: suspended("x") }));
+    const ns = await statusOf(
+      h.batch.createNamespacedJob({ namespace: "elsewhere", body: suspended("x") }),
+    );
     assert.equal(ns.code, 404);
     assert.equal(ns.status.message, 'namespaces "elsewhere" not found');
   });
@@ -155,9 +203,15 @@ describe("stand-in API server: Job CRUD and errors", () => {
     });
     assert.equal(post.status, 405);
     assert.equal(((await post.json()) as { reason: string }).reason, "MethodNotAllowed");
-    const unknown = await fetch(`${h.server.url}/apis/batch/v1/namespaces/${h.namespace}/cronjobs`, { headers: auth });
+    const unknown = await fetch(
+      `${h.server.url}/apis/batch/v1/namespaces/${h.namespace}/cronjobs`,
+      { headers: auth },
+    );
     assert.equal(unknown.status, 404);
-    assert.equal(((await unknown.json()) as { message: string }).message, "the server could not find the requested resource");
+    assert.equal(
+      ((await unknown.json()) as { message: string }).message,
+      "the server could not find the requested resource",
+    );
   });
 
   test("a wrong or missing token is 401; a forbidden resource is 403 as RBAC words it", async () => {
@@ -174,7 +228,9 @@ describe("stand-in API server: Job CRUD and errors", () => {
     });
     const allow = h.server.forbid({ resource: "jobs", verb: "create" });
     try {
-      const { code, status } = await statusOf(h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("nope") }));
+      const { code, status } = await statusOf(
+        h.batch.createNamespacedJob({ namespace: h.namespace, body: suspended("nope") }),
+      );
       assert.equal(code, 403);
       assert.equal(status.reason, "Forbidden");
       assert.equal(
@@ -191,11 +247,15 @@ describe("stand-in API server: Job CRUD and errors", () => {
 
   test("discovery and version answer what a client looks for", async () => {
     const auth = { authorization: "Bearer stand-in-token" };
-    const batch = (await (await fetch(`${h.server.url}/apis/batch/v1`, { headers: auth })).json()) as {
+    const batch = (await (
+      await fetch(`${h.server.url}/apis/batch/v1`, { headers: auth })
+    ).json()) as {
       resources: { name: string }[];
     };
     assert.ok(batch.resources.some((r) => r.name === "jobs"));
-    const version = (await (await fetch(`${h.server.url}/version`, { headers: auth })).json()) as { major: string };
+    const version = (await (await fetch(`${h.server.url}/version`, { headers: auth })).json()) as {
+      major: string;
+    };
     assert.equal(version.major, "1");
   });
 });

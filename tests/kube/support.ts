@@ -4,7 +4,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { ApiException, BatchV1Api, CoreV1Api, KubeConfig, type V1Job } from "@kubernetes/client-node";
+import {
+  ApiException,
+  BatchV1Api,
+  CoreV1Api,
+  KubeConfig,
+  type V1Job,
+} from "@kubernetes/client-node";
 import { StandInApiServer, type StandInOptions, type Status } from "./standin/index.js";
 
 export const IMAGE = "trainyard:test";
@@ -20,7 +26,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startStandIn(options: StandInOptions & { namespace?: string } = {}): Promise<Harness> {
+export async function startStandIn(
+  options: StandInOptions & { namespace?: string } = {},
+): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "trainyard-kube-"));
   const namespace = options.namespace ?? "trainyard-test";
   const server = new StandInApiServer({
@@ -64,7 +72,8 @@ export async function waitFor<T>(
     }
     await sleep(25);
   }
-  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+  const why = lastError instanceof Error ? `: ${lastError.message}` : "";
+  throw new Error(`timed out waiting for ${what}${why}`);
 }
 
 /** The Status body of a failed client-node call (ApiException carries it as text). */
@@ -110,7 +119,9 @@ export function jobManifest(name: string, opts: JobOptions = {}): V1Job {
               image: IMAGE,
               command: opts.command ?? ["node", "-e", opts.script ?? "process.exit(0)"],
               ...(opts.env ? { env: opts.env } : {}),
-              ...(opts.terminationMessagePolicy ? { terminationMessagePolicy: opts.terminationMessagePolicy } : {}),
+              ...(opts.terminationMessagePolicy
+                ? { terminationMessagePolicy: opts.terminationMessagePolicy }
+                : {}),
             },
           ],
         },

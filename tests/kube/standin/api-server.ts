@@ -90,7 +90,10 @@ export class StandInApiServer {
       onError,
     });
     this.deleter = new Deleter(this.store, this.kubelet, onError);
-    this.jobs = new JobController(this.registry, this.deleter, { podBackoffMs: options.podBackoffMs ?? 500, onError });
+    this.jobs = new JobController(this.registry, this.deleter, {
+      podBackoffMs: options.podBackoffMs ?? 500,
+      onError,
+    });
     this.watches = new WatchHub(this.store, () => options.bookmarkIntervalMs ?? 1000);
   }
 
@@ -157,7 +160,11 @@ export class StandInApiServer {
   }
 
   /** An object as stored now (no HTTP, no faults): for assertions. */
-  get(resource: "jobs" | "pods" | "secrets", namespace: string, name: string): KubeObject | undefined {
+  get(
+    resource: "jobs" | "pods" | "secrets",
+    namespace: string,
+    name: string,
+  ): KubeObject | undefined {
     return this.store.get(resource, namespace, name);
   }
 
@@ -166,12 +173,20 @@ export class StandInApiServer {
   }
 
   /** The local processes of a pod's containers (pid of the latest run). */
-  podProcesses(namespace: string, pod: string): { container: string; pid: number | undefined; running: boolean }[] {
+  podProcesses(
+    namespace: string,
+    pod: string,
+  ): { container: string; pid: number | undefined; running: boolean }[] {
     return this.kubelet.processes(namespace, pod);
   }
 
   /** Signals a running container's process group (a crash, an OOM kill with SIGKILL). */
-  signalContainer(namespace: string, pod: string, signal: NodeJS.Signals = "SIGKILL", container?: string): boolean {
+  signalContainer(
+    namespace: string,
+    pod: string,
+    signal: NodeJS.Signals = "SIGKILL",
+    container?: string,
+  ): boolean {
     return this.kubelet.signal(namespace, pod, container, signal);
   }
 
@@ -270,7 +285,11 @@ export class StandInApiServer {
       }
       if (info.type && this.faults.isForbidden(info)) {
         record.fault = "forbidden";
-        throw this.faults.forbiddenError(info, info.type, this.options.userName ?? "system:serviceaccount:default:trainyard");
+        throw this.faults.forbiddenError(
+          info,
+          info.type,
+          this.options.userName ?? "system:serviceaccount:default:trainyard",
+        );
       }
       const reply = await this.dispatch(info, req, res);
       if (failure) {
@@ -294,7 +313,11 @@ export class StandInApiServer {
   }
 
   /** The reply for a plain request; undefined when the handler streamed the response itself. */
-  private async dispatch(info: RequestInfo, req: IncomingMessage, res: ServerResponse): Promise<Reply | undefined> {
+  private async dispatch(
+    info: RequestInfo,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<Reply | undefined> {
     if (info.nonResource) {
       if (["/healthz", "/livez", "/readyz"].includes(info.path)) {
         res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end("ok");
@@ -332,7 +355,10 @@ export class StandInApiServer {
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
-    res.writeHead(status, { "content-type": "application/json", "cache-control": "no-cache, private" });
+    res.writeHead(status, {
+      "content-type": "application/json",
+      "cache-control": "no-cache, private",
+    });
     res.end(JSON.stringify(body));
   }
 

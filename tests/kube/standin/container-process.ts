@@ -91,7 +91,9 @@ export class ContainerProcess {
 
 function startErrorMessage(command: string, err: NodeJS.ErrnoException): string {
   const why =
-    err.code === "ENOENT" ? `exec: "${command}": executable file not found in $PATH` : `exec: "${command}": permission denied`;
+    err.code === "ENOENT"
+      ? `exec: "${command}": executable file not found in $PATH`
+      : `exec: "${command}": permission denied`;
   return (
     "failed to create containerd task: failed to create shim task: OCI runtime create failed: " +
     `runc create failed: unable to start container process: ${why}: unknown`

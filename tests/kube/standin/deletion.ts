@@ -30,10 +30,13 @@ export function parseDeleteOptions(body: unknown, query: URLSearchParams): Delet
   const opts: DeleteOptions = {};
   const b = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
   const policy = query.get("propagationPolicy") ?? (b.propagationPolicy as string | undefined);
-  const orphan = query.get("orphanDependents") ?? (b.orphanDependents as boolean | string | undefined);
+  const orphan =
+    query.get("orphanDependents") ?? (b.orphanDependents as boolean | string | undefined);
   if (policy !== undefined && policy !== null) {
     if (!["Orphan", "Background", "Foreground"].includes(policy)) {
-      throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`);
+      throw badRequest(
+        `propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`,
+      );
     }
     opts.propagationPolicy = policy as PropagationPolicy;
   } else if (orphan !== undefined && orphan !== null) {
@@ -42,7 +45,7 @@ export function parseDeleteOptions(body: unknown, query: URLSearchParams): Delet
   const grace = query.get("gracePeriodSeconds") ?? b.gracePeriodSeconds;
   if (grace !== undefined && grace !== null) opts.gracePeriodSeconds = Number(grace);
   if (typeof b.preconditions === "object" && b.preconditions !== null) {
-    opts.preconditions = b.preconditions as DeleteOptions["preconditions"];
+    opts.preconditions = b.preconditions;
   }
   return opts;
 }
@@ -70,7 +73,8 @@ export class Deleter {
         // An owner is gone (its dependents may now be garbage), or a dependent is (an owner
         // in foreground deletion may now go).
         this.queue.add(`owner-gone|${event.object.metadata.uid ?? ""}`);
-        for (const ref of event.object.metadata.ownerReferences ?? []) this.queue.add(`owner|${ref.uid}`);
+        for (const ref of event.object.metadata.ownerReferences ?? [])
+          this.queue.add(`owner|${ref.uid}`);
       } else if (event.object.metadata.deletionTimestamp) this.queue.add(key);
     });
   }
@@ -81,12 +85,21 @@ export class Deleter {
   }
 
   /** The DELETE verb. Answers the deleted object, or a Success Status when it went at once. */
-  delete(type: ResourceType, namespace: string, name: string, opts: DeleteOptions): KubeObject | Status {
+  delete(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    opts: DeleteOptions,
+  ): KubeObject | Status {
     const obj = this.store.get(type.resource, namespace, name);
     if (!obj) throw notFound(type, name);
     const pre = opts.preconditions;
     if (pre?.uid && pre.uid !== obj.metadata.uid) {
-      throw conflict(type, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid ?? ""}`);
+      throw conflict(
+        type,
+        name,
+        `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${obj.metadata.uid ?? ""}`,
+      );
     }
     if (pre?.resourceVersion && pre.resourceVersion !== obj.metadata.resourceVersion) {
       throw conflict(
@@ -126,12 +139,18 @@ export class Deleter {
     if (grace === 0 && (pod.metadata.finalizers ?? []).length === 0) {
       return this.store.remove("pods", namespace, name) ?? pod;
     }
-    pod.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    pod.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000)
+      .toISOString()
+      .replace(/\.\d{3}Z$/, "Z");
     pod.metadata.deletionGracePeriodSeconds = grace;
     return this.store.update("pods", pod);
   }
 
-  private markDeleting(resource: string, obj: KubeObject, finalizer: string | undefined): KubeObject {
+  private markDeleting(
+    resource: string,
+    obj: KubeObject,
+    finalizer: string | undefined,
+  ): KubeObject {
     if (!obj.metadata.deletionTimestamp) {
       obj.metadata.deletionTimestamp = now();
       obj.metadata.deletionGracePeriodSeconds = 0;

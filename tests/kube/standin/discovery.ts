@@ -30,11 +30,24 @@ function resourceList(group: string): Record<string, unknown> {
       kind: r.kind,
       verbs: VERBS[r.resource] ?? [],
     };
-    if (r.resource === "pods") return [main, { name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] }];
-    if (r.resource === "jobs") return [main, { name: "jobs/status", singularName: "", namespaced: true, kind: "Job", verbs: ["get"] }];
+    if (r.resource === "pods")
+      return [
+        main,
+        { name: "pods/log", singularName: "", namespaced: true, kind: "Pod", verbs: ["get"] },
+      ];
+    if (r.resource === "jobs")
+      return [
+        main,
+        { name: "jobs/status", singularName: "", namespaced: true, kind: "Job", verbs: ["get"] },
+      ];
     return [main];
   });
-  return { kind: "APIResourceList", apiVersion: "v1", groupVersion: group ? `${group}/v1` : "v1", resources };
+  return {
+    kind: "APIResourceList",
+    apiVersion: "v1",
+    groupVersion: group ? `${group}/v1` : "v1",
+    resources,
+  };
 }
 
 /** The discovery document for a non-resource path, or undefined when there is none. */

@@ -2,11 +2,23 @@
 // create, update, patch, delete and deletecollection. Each returns the reply to send, so the
 // server can still swap it for an injected failure after the work is committed.
 import type { IncomingMessage } from "node:http";
-import { badRequest, expired, methodNotAllowed, methodNotSupported, pathNotFound, resourceVersionTooLarge } from "./status.js";
+import {
+  badRequest,
+  expired,
+  methodNotAllowed,
+  methodNotSupported,
+  pathNotFound,
+  resourceVersionTooLarge,
+} from "./status.js";
 import { keyOf, type KubeObject } from "./objects.js";
 import { parseDeleteOptions, type Deleter } from "./deletion.js";
 import type { Registry } from "./registry.js";
-import { readObjectBody, readOptionalBody, readPatchBody, type RequestInfo } from "./request-info.js";
+import {
+  readObjectBody,
+  readOptionalBody,
+  readPatchBody,
+  type RequestInfo,
+} from "./request-info.js";
 import type { ResourceType } from "./resources.js";
 import { parseFieldSelector, parseLabelSelector } from "./selectors.js";
 
@@ -21,23 +33,33 @@ interface ContinueToken {
 }
 
 function encodeContinue(rv: number, lastKey: string): string {
-  return Buffer.from(JSON.stringify({ v: "meta.k8s.io/v1", rv, start: `${lastKey}\u0000` })).toString("base64url");
+  return Buffer.from(
+    JSON.stringify({ v: "meta.k8s.io/v1", rv, start: `${lastKey}\u0000` }),
+  ).toString("base64url");
 }
 
 function decodeContinue(token: string): ContinueToken {
   try {
-    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as { rv?: unknown; start?: unknown };
-    if (typeof parsed.rv !== "number" || typeof parsed.start !== "string") throw new Error("bad token");
+    const parsed = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as {
+      rv?: unknown;
+      start?: unknown;
+    };
+    if (typeof parsed.rv !== "number" || typeof parsed.start !== "string")
+      throw new Error("bad token");
     return { rv: parsed.rv, start: parsed.start };
   } catch {
-    throw badRequest("continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+    throw badRequest(
+      "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)",
+    );
   }
 }
 
 /** Items of a list carry no kind/apiVersion: the list's own say what they are. */
 function withoutTypeMeta(obj: KubeObject): KubeObject {
-  const { apiVersion: _a, kind: _k, ...rest } = obj;
-  return rest as KubeObject;
+  const rest = { ...obj };
+  delete rest.apiVersion;
+  delete rest.kind;
+  return rest;
 }
 
 export function gvrString(type: ResourceType): string {
@@ -61,7 +83,8 @@ export function list(registry: Registry, type: ResourceType, info: RequestInfo):
   const { labels, fields } = selectorsOf(type, q);
   const limitText = q.get("limit");
   const limit = limitText ? Number(limitText) : 0;
-  if (!Number.isInteger(limit) || limit < 0) throw badRequest(`limit: Invalid value: "${limitText}": must be a non-negative integer`);
+  if (!Number.isInteger(limit) || limit < 0)
+    throw badRequest(`limit: Invalid value: "${limitText}": must be a non-negative integer`);
   const token = q.get("continue");
   const rvText = q.get("resourceVersion");
   const rvMatch = q.get("resourceVersionMatch");
@@ -100,12 +123,18 @@ export function list(registry: Registry, type: ResourceType, info: RequestInfo):
   }
   return {
     status: 200,
-    body: { kind: type.listKind, apiVersion: type.apiVersion, metadata, items: items.map(withoutTypeMeta) },
+    body: {
+      kind: type.listKind,
+      apiVersion: type.apiVersion,
+      metadata,
+      items: items.map(withoutTypeMeta),
+    },
   };
 }
 
 function refuseDryRun(info: RequestInfo): void {
-  if (info.query.get("dryRun")) throw badRequest("dryRun is only supported on create by the stand-in API server");
+  if (info.query.get("dryRun"))
+    throw badRequest("dryRun is only supported on create by the stand-in API server");
 }
 
 export async function handleResource(
@@ -132,11 +161,17 @@ export async function handleResource(
     case "create": {
       if (info.name !== undefined) throw methodNotAllowed();
       const dryRun = info.query.get("dryRun") === "All";
-      return { status: 201, body: registry.create(type, namespace, await readObjectBody(req), { dryRun }) };
+      return {
+        status: 201,
+        body: registry.create(type, namespace, await readObjectBody(req), { dryRun }),
+      };
     }
     case "update":
       refuseDryRun(info);
-      return { status: 200, body: registry.replace(type, namespace, name, await readObjectBody(req)) };
+      return {
+        status: 200,
+        body: registry.replace(type, namespace, name, await readObjectBody(req)),
+      };
     case "patch": {
       refuseDryRun(info);
       const { patchType, body } = await readPatchBody(req);
@@ -158,7 +193,9 @@ export async function handleResource(
       const victims = registry.store
         .list(type.resource, namespace)
         .filter((o) => labels.matches(o.metadata.labels) && fields.matches(o));
-      const items = victims.map((o) => deleter.delete(type, namespace, o.metadata.name ?? "", opts));
+      const items = victims.map((o) =>
+        deleter.delete(type, namespace, o.metadata.name ?? "", opts),
+      );
       return {
         status: 200,
         body: {

@@ -28,10 +28,18 @@ export function ensureCondition(
   const time = now();
   if (!existing) {
     if (status === "False") return false; // a False condition is only ever a flip of a True one
-    conditions.push({ type, status, lastProbeTime: time, lastTransitionTime: time, reason, message });
+    conditions.push({
+      type,
+      status,
+      lastProbeTime: time,
+      lastTransitionTime: time,
+      reason,
+      message,
+    });
     return true;
   }
-  if (existing.status === status && existing.reason === reason && existing.message === message) return false;
+  if (existing.status === status && existing.reason === reason && existing.message === message)
+    return false;
   if (existing.status !== status) existing.lastTransitionTime = time;
   existing.status = status;
   existing.reason = reason;
@@ -47,7 +55,10 @@ export interface PolicyMatch {
   counts: boolean;
 }
 
-function exitCodeMatches(rule: PodFailurePolicyRule, pod: Pod): { name: string; exitCode: number } | undefined {
+function exitCodeMatches(
+  rule: PodFailurePolicyRule,
+  pod: Pod,
+): { name: string; exitCode: number } | undefined {
   const req = rule.onExitCodes;
   if (!req) return undefined;
   for (const cs of pod.status?.containerStatuses ?? []) {
@@ -55,7 +66,8 @@ function exitCodeMatches(rule: PodFailurePolicyRule, pod: Pod): { name: string; 
     if (exitCode === undefined || exitCode === 0) continue;
     if (req.containerName && req.containerName !== cs.name) continue;
     const listed = req.values.includes(exitCode);
-    if ((req.operator === "In" && listed) || (req.operator === "NotIn" && !listed)) return { name: cs.name, exitCode };
+    if ((req.operator === "In" && listed) || (req.operator === "NotIn" && !listed))
+      return { name: cs.name, exitCode };
   }
   return undefined;
 }

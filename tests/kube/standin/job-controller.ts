@@ -7,7 +7,12 @@
 import type { Job, JobCondition, JobSpec, JobStatus } from "kubernetes-types/batch/v1.js";
 import type { Pod } from "kubernetes-types/core/v1.js";
 import { JOB_TRACKING_FINALIZER, type Deleter } from "./deletion.js";
-import { REASONS, ensureCondition, findCondition, matchPodFailurePolicy } from "./job-conditions.js";
+import {
+  REASONS,
+  ensureCondition,
+  findCondition,
+  matchPodFailurePolicy,
+} from "./job-conditions.js";
 import { clone, now, type KubeObject } from "./objects.js";
 import { ApiError } from "./status.js";
 import type { Registry } from "./registry.js";
@@ -20,12 +25,15 @@ type PodObject = KubeObject & Pod;
 export interface JobControllerOptions {
   /** Delay before the first replacement pod after a failure; doubles per failure, up to 10x. */
   podBackoffMs: number;
-  onError(err: unknown): void;
+  onError: (err: unknown) => void;
 }
 
-const isTerminal = (p: Pod): boolean => p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
-const hasFinalizer = (p: Pod): boolean => (p.metadata?.finalizers ?? []).includes(JOB_TRACKING_FINALIZER);
-const isReady = (p: Pod): boolean => (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
+const isTerminal = (p: Pod): boolean =>
+  p.status?.phase === "Succeeded" || p.status?.phase === "Failed";
+const hasFinalizer = (p: Pod): boolean =>
+  (p.metadata?.finalizers ?? []).includes(JOB_TRACKING_FINALIZER);
+const isReady = (p: Pod): boolean =>
+  (p.status?.conditions ?? []).some((c) => c.type === "Ready" && c.status === "True");
 
 /** isPodFailed: with podReplacementPolicy TerminatingOrFailed a pod being deleted has failed. */
 function isPodFailed(p: Pod, spec: JobSpec): boolean {
@@ -51,7 +59,10 @@ export class JobController {
     private readonly deleter: Deleter,
     private readonly options: JobControllerOptions,
   ) {
-    this.queue = new WorkQueue((key) => this.sync(key), options.onError);
+    this.queue = new WorkQueue(
+      (key) => this.sync(key),
+      (err) => options.onError(err),
+    );
   }
 
   start(): void {
@@ -74,7 +85,10 @@ export class JobController {
   /** Re-syncs `key` after `ms` (deadline, backoff, TTL); one pending timer per Job. */
   private syncLater(key: string, ms: number): void {
     this.timers.cancel(this.jobTimers.get(key));
-    this.jobTimers.set(key, this.timers.after(ms, () => this.queue.add(key)));
+    this.jobTimers.set(
+      key,
+      this.timers.after(ms, () => this.queue.add(key)),
+    );
   }
 
   private sync(key: string): void {
@@ -110,8 +124,10 @@ export class JobController {
         this.syncLater(key, left + 5);
       }
     }
-    const active = (): PodObject[] => pods.filter((p) => !isTerminal(p) && !p.metadata.deletionTimestamp);
-    const terminating = (): number => pods.filter((p) => !isTerminal(p) && !!p.metadata.deletionTimestamp).length;
+    const active = (): PodObject[] =>
+      pods.filter((p) => !isTerminal(p) && !p.metadata.deletionTimestamp);
+    const terminating = (): number =>
+      pods.filter((p) => !isTerminal(p) && !!p.metadata.deletionTimestamp).length;
     const finish: [string, string, string][] = [];
 
     if (failing) {
@@ -154,7 +170,8 @@ export class JobController {
       const list = next.conditions ?? [];
       ensureCondition(list, type, "True", reason, message);
       next.conditions = list;
-      if (type === "Complete") next.completionTime = list.find((c) => c.type === "Complete")?.lastTransitionTime;
+      if (type === "Complete")
+        next.completionTime = list.find((c) => c.type === "Complete")?.lastTransitionTime;
       written = this.registry.store.update("jobs", { ...written, status: next }) as JobObject;
       this.backoff.delete(key);
       this.expireAfterTtl(key, written, list);
@@ -162,7 +179,13 @@ export class JobController {
   }
 
   /** Counts finished pods still carrying the tracking finalizer, then releases them. */
-  private count(key: string, spec: JobSpec, status: JobStatus, pods: PodObject[], failing: boolean): void {
+  private count(
+    key: string,
+    spec: JobSpec,
+    status: JobStatus,
+    pods: PodObject[],
+    failing: boolean,
+  ): void {
     for (const pod of pods) {
       if (!hasFinalizer(pod)) continue;
       if (pod.status?.phase === "Succeeded") status.succeeded = (status.succeeded ?? 0) + 1;
@@ -175,7 +198,11 @@ export class JobController {
     }
   }
 
-  private failureVerdict(spec: JobSpec, status: JobStatus, pods: PodObject[]): [string, string] | undefined {
+  private failureVerdict(
+    spec: JobSpec,
+    status: JobStatus,
+    pods: PodObject[],
+  ): [string, string] | undefined {
     for (const pod of pods) {
       if (!isPodFailed(pod, spec)) continue;
       const message = matchPodFailurePolicy(spec, pod).failJobMessage;
@@ -192,13 +219,21 @@ export class JobController {
     }
     const deadline = spec.activeDeadlineSeconds;
     if (deadline !== undefined && status.startTime && spec.suspend !== true) {
-      if (Date.now() - Date.parse(status.startTime) >= deadline * 1000) return [...REASONS.deadline];
+      if (Date.now() - Date.parse(status.startTime) >= deadline * 1000)
+        return [...REASONS.deadline];
     }
     return undefined;
   }
 
   /** Creates the pods that are missing, respecting the failure backoff. */
-  private manage(key: string, job: JobObject, spec: JobSpec, status: JobStatus, pods: PodObject[], active: number): PodObject[] {
+  private manage(
+    key: string,
+    job: JobObject,
+    spec: JobSpec,
+    status: JobStatus,
+    pods: PodObject[],
+    active: number,
+  ): PodObject[] {
     const parallelism = spec.parallelism ?? 1;
     const succeeded = status.succeeded ?? 0;
     const want =
@@ -210,7 +245,10 @@ export class JobController {
     if (active >= want) return pods;
     const b = this.backoff.get(key);
     if (b && b.failures > 0) {
-      const delay = Math.min(this.options.podBackoffMs * 2 ** (b.failures - 1), this.options.podBackoffMs * 10);
+      const delay = Math.min(
+        this.options.podBackoffMs * 2 ** (b.failures - 1),
+        this.options.podBackoffMs * 10,
+      );
       const wait = b.lastFailureAt + delay - Date.now();
       if (wait > 0) {
         this.syncLater(key, wait);
@@ -231,9 +269,18 @@ export class JobController {
       metadata: {
         generateName: `${name}-`,
         labels: { ...template?.metadata?.labels },
-        ...(template?.metadata?.annotations ? { annotations: { ...template.metadata.annotations } } : {}),
+        ...(template?.metadata?.annotations
+          ? { annotations: { ...template.metadata.annotations } }
+          : {}),
         ownerReferences: [
-          { apiVersion: JOBS.apiVersion, kind: "Job", name, uid: job.metadata.uid ?? "", controller: true, blockOwnerDeletion: true },
+          {
+            apiVersion: JOBS.apiVersion,
+            kind: "Job",
+            name,
+            uid: job.metadata.uid ?? "",
+            controller: true,
+            blockOwnerDeletion: true,
+          },
         ],
         finalizers: [JOB_TRACKING_FINALIZER],
       },
@@ -242,9 +289,15 @@ export class JobController {
   }
 
   private releasePod(pod: PodObject): void {
-    const fresh = this.registry.store.get("pods", pod.metadata.namespace ?? "", pod.metadata.name ?? "");
+    const fresh = this.registry.store.get(
+      "pods",
+      pod.metadata.namespace ?? "",
+      pod.metadata.name ?? "",
+    );
     if (!fresh) return;
-    fresh.metadata.finalizers = (fresh.metadata.finalizers ?? []).filter((f) => f !== JOB_TRACKING_FINALIZER);
+    fresh.metadata.finalizers = (fresh.metadata.finalizers ?? []).filter(
+      (f) => f !== JOB_TRACKING_FINALIZER,
+    );
     if (fresh.metadata.finalizers.length === 0) delete fresh.metadata.finalizers;
     this.registry.store.update("pods", fresh);
   }
@@ -252,14 +305,22 @@ export class JobController {
   /** deleteJobPods: released first, so a pod removed for suspension is not a failure. */
   private removePod(pod: PodObject): void {
     this.releasePod(pod);
-    const fresh = this.registry.store.get("pods", pod.metadata.namespace ?? "", pod.metadata.name ?? "");
+    const fresh = this.registry.store.get(
+      "pods",
+      pod.metadata.namespace ?? "",
+      pod.metadata.name ?? "",
+    );
     if (fresh) this.deleter.deletePod(fresh);
   }
 
   /** The pods as stored now (this sync's own writes included); removed ones drop out. */
   private refresh(pods: PodObject[]): PodObject[] {
-    return pods.flatMap((p) => {
-      const fresh = this.registry.store.get("pods", p.metadata.namespace ?? "", p.metadata.name ?? "");
+    return pods.flatMap((p): PodObject[] => {
+      const fresh = this.registry.store.get(
+        "pods",
+        p.metadata.namespace ?? "",
+        p.metadata.name ?? "",
+      );
       return fresh && fresh.metadata.uid === p.metadata.uid ? [fresh as PodObject] : [];
     });
   }
@@ -268,7 +329,9 @@ export class JobController {
   private expireAfterTtl(key: string, job: JobObject, conditions: JobCondition[]): void {
     const ttl = job.spec?.ttlSecondsAfterFinished;
     if (ttl === undefined || ttl === null) return;
-    const end = conditions.find((c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True");
+    const end = conditions.find(
+      (c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
+    );
     const due = Date.parse(end?.lastTransitionTime ?? now()) + ttl * 1000 - Date.now();
     if (due > 0) {
       this.syncLater(key, due);

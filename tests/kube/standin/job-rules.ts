@@ -87,21 +87,42 @@ function podFailurePolicyErrors(spec: Record<string, unknown>): FieldError[] {
     );
   }
   const names = new Set(
-    ((dig(spec, "template", "spec", "containers") as unknown[] | undefined) ?? []).map((c) => dig(c, "name")),
+    ((dig(spec, "template", "spec", "containers") as unknown[] | undefined) ?? []).map((c) =>
+      dig(c, "name"),
+    ),
   );
   rules.forEach((rule, i) => {
     const at = `spec.podFailurePolicy.rules[${i}]`;
     const onExitCodes = dig(rule, "onExitCodes");
     const onPodConditions = dig(rule, "onPodConditions");
     if (onExitCodes && onPodConditions) {
-      out.push(fieldErrors.invalid(at, "", "specifying both OnExitCodes and OnPodConditions is not supported"));
+      out.push(
+        fieldErrors.invalid(
+          at,
+          "",
+          "specifying both OnExitCodes and OnPodConditions is not supported",
+        ),
+      );
     } else if (!onExitCodes && !onPodConditions) {
-      out.push(fieldErrors.invalid(at, "", "specifying one of OnExitCodes and OnPodConditions is required"));
+      out.push(
+        fieldErrors.invalid(
+          at,
+          "",
+          "specifying one of OnExitCodes and OnPodConditions is required",
+        ),
+      );
     }
     const action = dig(rule, "action");
     if (action === "FailIndex") out.push(unsupported(`${at}.action`));
     else if (!["Count", "FailJob", "Ignore"].includes(String(action))) {
-      out.push(fieldErrors.notSupported(`${at}.action`, action, ["Count", "FailIndex", "FailJob", "Ignore"]));
+      out.push(
+        fieldErrors.notSupported(`${at}.action`, action, [
+          "Count",
+          "FailIndex",
+          "FailJob",
+          "Ignore",
+        ]),
+      );
     }
     if (!onExitCodes) return;
     const operator = dig(onExitCodes, "operator");
@@ -113,7 +134,13 @@ function podFailurePolicyErrors(spec: Record<string, unknown>): FieldError[] {
       out.push(fieldErrors.required(`${at}.onExitCodes.values`));
     } else if (operator === "In" && values.includes(0)) {
       const j = values.indexOf(0);
-      out.push(fieldErrors.invalid(`${at}.onExitCodes.values[${j}]`, 0, "must not be 0 for the In operator"));
+      out.push(
+        fieldErrors.invalid(
+          `${at}.onExitCodes.values[${j}]`,
+          0,
+          "must not be 0 for the In operator",
+        ),
+      );
     }
     const container = dig(onExitCodes, "containerName");
     if (typeof container === "string" && !names.has(container)) {
@@ -133,15 +160,27 @@ function podFailurePolicyErrors(spec: Record<string, unknown>): FieldError[] {
 export function jobErrors(job: KubeObject): FieldError[] {
   const spec = isRecord(job.spec) ? job.spec : {};
   const out: FieldError[] = [];
-  for (const field of ["parallelism", "completions", "activeDeadlineSeconds", "backoffLimit", "ttlSecondsAfterFinished"]) {
+  for (const field of [
+    "parallelism",
+    "completions",
+    "activeDeadlineSeconds",
+    "backoffLimit",
+    "ttlSecondsAfterFinished",
+  ]) {
     nonNegative(spec, field, out);
   }
-  const templateLabels = dig(spec, "template", "metadata", "labels") as Record<string, string> | undefined;
+  const templateLabels = dig(spec, "template", "metadata", "labels") as
+    Record<string, string> | undefined;
   out.push(...labelsErrors("spec.template.labels", templateLabels));
   out.push(...podSpecErrors(dig(spec, "template", "spec"), "spec.template.spec"));
   const restartPolicy = dig(spec, "template", "spec", "restartPolicy");
   if (restartPolicy !== "OnFailure" && restartPolicy !== "Never") {
-    out.push(fieldErrors.notSupported("spec.template.spec.restartPolicy", restartPolicy, ["OnFailure", "Never"]));
+    out.push(
+      fieldErrors.notSupported("spec.template.spec.restartPolicy", restartPolicy, [
+        "OnFailure",
+        "Never",
+      ]),
+    );
   }
   out.push(...podFailurePolicyErrors(spec));
   if (spec.completionMode === "Indexed") out.push(unsupported("spec.completionMode"));
@@ -151,14 +190,22 @@ export function jobErrors(job: KubeObject): FieldError[] {
   return out;
 }
 
-const IMMUTABLE_SPEC_FIELDS = ["completions", "selector", "template", "completionMode", "podFailurePolicy", "managedBy"];
+const IMMUTABLE_SPEC_FIELDS = [
+  "completions",
+  "selector",
+  "template",
+  "completionMode",
+  "podFailurePolicy",
+  "managedBy",
+];
 
 /** ValidateJobSpecUpdate: what a PATCH or PUT may not change. */
 export function jobUpdateErrors(updated: KubeObject, old: KubeObject): FieldError[] {
   const out: FieldError[] = [];
   for (const field of IMMUTABLE_SPEC_FIELDS) {
     const now = dig(updated, "spec", field);
-    if (!deepEqual(now, dig(old, "spec", field))) out.push(fieldErrors.immutable(`spec.${field}`, now));
+    if (!deepEqual(now, dig(old, "spec", field)))
+      out.push(fieldErrors.immutable(`spec.${field}`, now));
   }
   return out;
 }

@@ -11,9 +11,16 @@ export function writeKubeconfig(
   const config = {
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: "stand-in", cluster: { server: opts.server, "insecure-skip-tls-verify": true } }],
+    clusters: [
+      { name: "stand-in", cluster: { server: opts.server, "insecure-skip-tls-verify": true } },
+    ],
     users: [{ name: "stand-in", user: { token: opts.token } }],
-    contexts: [{ name: "stand-in", context: { cluster: "stand-in", user: "stand-in", namespace: opts.namespace } }],
+    contexts: [
+      {
+        name: "stand-in",
+        context: { cluster: "stand-in", user: "stand-in", namespace: opts.namespace },
+      },
+    ],
     "current-context": "stand-in",
     preferences: {},
   };

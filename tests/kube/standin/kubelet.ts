@@ -15,7 +15,14 @@ import {
 import { ContainerProcess, type ContainerExit } from "./container-process.js";
 import type { LogBuffer } from "./log-buffer.js";
 import { keyOf, now, objectKey, type KubeObject, type Writable } from "./objects.js";
-import { containerStatus, newContainerID, podConditions, podPhase, type ContainerView, type TerminatedState } from "./pod-status.js";
+import {
+  containerStatus,
+  newContainerID,
+  podConditions,
+  podPhase,
+  type ContainerView,
+  type TerminatedState,
+} from "./pod-status.js";
 import type { ObjectStore } from "./store.js";
 import { Timers, WorkQueue } from "./work-queue.js";
 
@@ -28,7 +35,7 @@ export interface KubeletOptions {
   restartBackoffMs: number;
   /** How often a pod blocked on an image or a missing Secret tries again. */
   retryMs: number;
-  onError(err: unknown): void;
+  onError: (err: unknown) => void;
 }
 
 interface Slot {
@@ -68,7 +75,10 @@ export class Kubelet {
     private readonly store: ObjectStore,
     private readonly options: KubeletOptions,
   ) {
-    this.queue = new WorkQueue((key) => this.sync(key), options.onError);
+    this.queue = new WorkQueue(
+      (key) => this.sync(key),
+      (err) => options.onError(err),
+    );
   }
 
   start(): void {
@@ -98,7 +108,10 @@ export class Kubelet {
     return !run || run.uid !== uid || run.finished;
   }
 
-  processes(namespace: string, name: string): { container: string; pid: number | undefined; running: boolean }[] {
+  processes(
+    namespace: string,
+    name: string,
+  ): { container: string; pid: number | undefined; running: boolean }[] {
     const run = this.runs.get(objectKey(namespace, name));
     return (run?.slots ?? []).map((s) => ({
       container: s.spec.name,
@@ -107,13 +120,25 @@ export class Kubelet {
     }));
   }
 
-  logOf(namespace: string, name: string, container: string, previous: boolean): LogBuffer | undefined {
-    const slot = this.runs.get(objectKey(namespace, name))?.slots.find((s) => s.spec.name === container);
+  logOf(
+    namespace: string,
+    name: string,
+    container: string,
+    previous: boolean,
+  ): LogBuffer | undefined {
+    const slot = this.runs
+      .get(objectKey(namespace, name))
+      ?.slots.find((s) => s.spec.name === container);
     return (previous ? slot?.previous : slot?.process)?.log;
   }
 
   /** Makes a container's process exit as if it crashed (or was OOM-killed, with SIGKILL). */
-  signal(namespace: string, name: string, container: string | undefined, signal: NodeJS.Signals): boolean {
+  signal(
+    namespace: string,
+    name: string,
+    container: string | undefined,
+    signal: NodeJS.Signals,
+  ): boolean {
     const run = this.runs.get(objectKey(namespace, name));
     const slot = run?.slots.find((s) => container === undefined || s.spec.name === container);
     if (!slot?.process?.running) return false;
@@ -146,10 +171,21 @@ export class Kubelet {
   }
 
   private bind(pod: KubeObject & Writable<Pod>): void {
-    pod.spec = { ...pod.spec, containers: pod.spec?.containers ?? [], nodeName: this.options.nodeName };
+    pod.spec = {
+      ...pod.spec,
+      containers: pod.spec?.containers ?? [],
+      nodeName: this.options.nodeName,
+    };
     pod.status = {
       ...pod.status,
-      conditions: [{ type: "PodScheduled", status: "True", lastProbeTime: null as unknown as string, lastTransitionTime: now() }],
+      conditions: [
+        {
+          type: "PodScheduled",
+          status: "True",
+          lastProbeTime: null as unknown as string,
+          lastTransitionTime: now(),
+        },
+      ],
     };
     this.store.update("pods", pod);
   }
@@ -185,9 +221,12 @@ export class Kubelet {
         continue;
       }
       try {
-        const env = containerEnv(slot.spec, pod, image, (ns, n) => this.store.get("secrets", ns, n));
+        const env = containerEnv(slot.spec, pod, image, (ns, n) =>
+          this.store.get("secrets", ns, n),
+        );
         const argv = containerArgv(slot.spec, image, env);
-        if (argv.length === 0) throw new ContainerConfigError("CreateContainerError", "no command specified");
+        if (argv.length === 0)
+          throw new ContainerConfigError("CreateContainerError", "no command specified");
         this.launch(run, slot, argv, image.workingDir, env);
       } catch (err) {
         if (!(err instanceof ContainerConfigError)) throw err;
@@ -196,18 +235,26 @@ export class Kubelet {
       }
     }
     this.timers.cancel(run.retryTimer);
-    run.retryTimer = blocked ? this.timers.after(this.options.retryMs, () => this.queue.add(objectKey(run.namespace, run.name))) : undefined;
+    run.retryTimer = blocked
+      ? this.timers.after(this.options.retryMs, () =>
+          this.queue.add(objectKey(run.namespace, run.name)),
+        )
+      : undefined;
   }
 
   private pullFailure(slot: Slot): { reason: string; message: string } {
     const image = slot.spec.image ?? "";
     if (slot.spec.imagePullPolicy === "Never") {
-      return { reason: "ErrImageNeverPull", message: `Container image "${image}" is not present with pull policy of Never` };
+      return {
+        reason: "ErrImageNeverPull",
+        message: `Container image "${image}" is not present with pull policy of Never`,
+      };
     }
     if ("waiting" in slot.state && slot.state.waiting.reason.startsWith("ErrImagePull")) {
       return { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` };
     }
-    if ("waiting" in slot.state && slot.state.waiting.reason === "ImagePullBackOff") return slot.state.waiting as { reason: string; message: string };
+    if ("waiting" in slot.state && slot.state.waiting.reason === "ImagePullBackOff")
+      return slot.state.waiting as { reason: string; message: string };
     return {
       reason: "ErrImagePull",
       message:
@@ -216,16 +263,24 @@ export class Kubelet {
     };
   }
 
-  private launch(run: PodRun, slot: Slot, argv: string[], cwd: string, env: Record<string, string>): void {
+  private launch(
+    run: PodRun,
+    slot: Slot,
+    argv: string[],
+    cwd: string,
+    env: Record<string, string>,
+  ): void {
     if (slot.process) slot.previous = slot.process;
     const proc = new ContainerProcess(argv, cwd, env);
     slot.process = proc;
     slot.containerID = newContainerID(`${run.uid}/${slot.spec.name}/${slot.restartCount}`);
     slot.state = { running: { startedAt: now() } };
-    void proc.exited.then((exit) => {
-      if (slot.process !== proc) return;
-      this.onExit(run, slot, proc, exit);
-    }).catch(this.options.onError);
+    void proc.exited
+      .then((exit) => {
+        if (slot.process !== proc) return;
+        this.onExit(run, slot, proc, exit);
+      })
+      .catch((err: unknown) => this.options.onError(err));
   }
 
   private onExit(run: PodRun, slot: Slot, proc: ContainerProcess, exit: ContainerExit): void {
@@ -242,9 +297,14 @@ export class Kubelet {
     slot.state = { terminated };
     const policy = this.store.get("pods", run.namespace, run.name)?.spec as Pod["spec"] | undefined;
     const restartPolicy = policy?.restartPolicy ?? "Always";
-    const restarts = !run.stopping && (restartPolicy === "Always" || (restartPolicy === "OnFailure" && exit.exitCode !== 0));
+    const restarts =
+      !run.stopping &&
+      (restartPolicy === "Always" || (restartPolicy === "OnFailure" && exit.exitCode !== 0));
     if (restarts) {
-      const delay = Math.min(this.options.restartBackoffMs * 2 ** slot.restartCount, this.options.restartBackoffMs * 10);
+      const delay = Math.min(
+        this.options.restartBackoffMs * 2 ** slot.restartCount,
+        this.options.restartBackoffMs * 10,
+      );
       slot.lastState = { terminated };
       slot.state = {
         waiting: {
@@ -264,7 +324,8 @@ export class Kubelet {
   private stopRun(run: PodRun, pod: KubeObject & Writable<Pod>): void {
     run.stopping = true;
     this.timers.cancel(run.retryTimer);
-    const asked = pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
+    const asked =
+      pod.metadata.deletionGracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30;
     const cap = this.options.maxGracePeriodSeconds;
     const graceMs = Math.min(asked, cap ?? asked) * 1000;
     for (const slot of run.slots) {
@@ -285,7 +346,8 @@ export class Kubelet {
   }
 
   private writeStatus(run: PodRun): void {
-    const pod = this.store.get("pods", run.namespace, run.name) as (KubeObject & Writable<Pod>) | undefined;
+    const pod = this.store.get("pods", run.namespace, run.name) as
+      (KubeObject & Writable<Pod>) | undefined;
     if (!pod || pod.metadata.uid !== run.uid) return;
     const views: ContainerView[] = run.slots.map((s) => ({
       name: s.spec.name,
@@ -295,7 +357,10 @@ export class Kubelet {
       restartCount: s.restartCount,
       ...(s.containerID && !("waiting" in s.state) ? { containerID: s.containerID } : {}),
     }));
-    const phase = podPhase(views, run.slots.map((s) => s.done));
+    const phase = podPhase(
+      views,
+      run.slots.map((s) => s.done),
+    );
     const started = phase !== "Pending" || views.some((v) => "running" in v.state);
     const terminal = phase === "Succeeded" || phase === "Failed";
     run.finished = terminal && run.slots.every((s) => !s.process?.running);
@@ -315,7 +380,11 @@ export class Kubelet {
 }
 
 /** The container's termination message: its file, else (policy permitting) its log's tail. */
-function terminationMessage(spec: Container, proc: ContainerProcess, exitCode: number): string | undefined {
+function terminationMessage(
+  spec: Container,
+  proc: ContainerProcess,
+  exitCode: number,
+): string | undefined {
   const path = spec.terminationMessagePath ?? "/dev/termination-log";
   let message = "";
   // The default path does not exist on the host; any other absolute path is read as given.

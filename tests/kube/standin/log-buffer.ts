@@ -74,12 +74,16 @@ export class LogBuffer {
   read(options: LogReadOptions): string {
     const since =
       options.sinceTime ??
-      (options.sinceSeconds !== undefined ? new Date(Date.now() - options.sinceSeconds * 1000) : undefined);
+      (options.sinceSeconds !== undefined
+        ? new Date(Date.now() - options.sinceSeconds * 1000)
+        : undefined);
     let lines = since ? this.lines.filter((l) => l.time >= since) : this.lines;
     if (options.tailLines !== undefined) {
       lines = options.tailLines === 0 ? [] : lines.slice(-options.tailLines);
     }
-    const text = lines.map((l) => (options.timestamps ? `${nowNano(l.time)} ${l.text}` : l.text)).join("");
+    const text = lines
+      .map((l) => (options.timestamps ? `${nowNano(l.time)} ${l.text}` : l.text))
+      .join("");
     return limit(text, options.limitBytes);
   }
 

@@ -61,7 +61,11 @@ function read(doc: unknown, path: string): unknown {
   const tokens = pointer(path);
   if (tokens.length === 0) return doc;
   const { parent, last } = parentOf(doc, tokens, path);
-  const value = Array.isArray(parent) ? parent[Number(last)] : isRecord(parent) ? parent[last] : undefined;
+  const value = Array.isArray(parent)
+    ? (parent as unknown[])[Number(last)]
+    : isRecord(parent)
+      ? parent[last]
+      : undefined;
   if (value === undefined) throw patchFailed(`doc is missing path: "${path}": missing value`);
   return value;
 }
@@ -94,12 +98,15 @@ function add(doc: unknown, path: string, value: unknown, replace: boolean): unkn
       throw patchFailed(`add operation does not apply: doc is missing path: "${path}"`);
     }
     if (replace) {
-      if (index >= parent.length) throw patchFailed(`replace operation does not apply: doc is missing key: ${path}`);
+      if (index >= parent.length)
+        throw patchFailed(`replace operation does not apply: doc is missing key: ${path}`);
       parent[index] = clone(value);
     } else parent.splice(index, 0, clone(value));
   } else if (isRecord(parent)) {
     if (replace && !(last in parent)) {
-      throw patchFailed(`replace operation does not apply: doc is missing key: ${path}: missing value`);
+      throw patchFailed(
+        `replace operation does not apply: doc is missing key: ${path}: missing value`,
+      );
     }
     parent[last] = clone(value);
   } else throw patchFailed(`doc is missing path: "${path}": missing value`);
@@ -107,11 +114,12 @@ function add(doc: unknown, path: string, value: unknown, replace: boolean): unkn
 }
 
 export function jsonPatch(target: unknown, operations: unknown): unknown {
-  if (!Array.isArray(operations)) throw badRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
+  if (!Array.isArray(operations))
+    throw badRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch");
   let doc = clone(target);
   for (const op of operations) {
     if (!isRecord(op) || typeof op.op !== "string" || typeof op.path !== "string") {
-      throw badRequest("Unexpected kind: an operation needs \"op\" and \"path\"");
+      throw badRequest('Unexpected kind: an operation needs "op" and "path"');
     }
     const path = op.path;
     switch (op.op) {
@@ -144,5 +152,7 @@ export function jsonPatch(target: unknown, operations: unknown): unknown {
 }
 
 export function applyPatch(type: PatchType, target: unknown, body: unknown): unknown {
-  return type === "application/json-patch+json" ? jsonPatch(target, body) : mergePatch(target, body);
+  return type === "application/json-patch+json"
+    ? jsonPatch(target, body)
+    : mergePatch(target, body);
 }

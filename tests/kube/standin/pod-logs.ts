@@ -13,7 +13,8 @@ function intParam(query: URLSearchParams, name: string): number | undefined {
   const raw = query.get(name);
   if (raw === null || raw === "") return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw badRequest(`${name}: Invalid value: ${raw}: must be greater than or equal to 0`);
+  if (!Number.isInteger(n) || n < 0)
+    throw badRequest(`${name}: Invalid value: ${raw}: must be greater than or equal to 0`);
   return n;
 }
 
@@ -30,15 +31,22 @@ export function serveLog(
   const names = (pod.spec?.containers ?? []).map((c) => c.name);
   const container = query.get("container") || (names.length === 1 ? names[0] : undefined);
   if (!container) {
-    throw badRequest(`a container name must be specified for pod ${name}, choose one of: [${names.join(" ")}]`);
+    throw badRequest(
+      `a container name must be specified for pod ${name}, choose one of: [${names.join(" ")}]`,
+    );
   }
-  if (!names.includes(container)) throw badRequest(`container ${container} is not valid for pod ${name}`);
+  if (!names.includes(container))
+    throw badRequest(`container ${container} is not valid for pod ${name}`);
   const previous = query.get("previous") === "true";
   const buffer = kubelet.logOf(namespace, name, container, previous);
   if (!buffer) {
-    if (previous) throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
-    const waiting = pod.status?.containerStatuses?.find((c) => c.name === container)?.state?.waiting;
-    const why = waiting?.reason?.includes("Image") ? "trying and failing to pull image" : (waiting?.reason ?? "ContainerCreating");
+    if (previous)
+      throw badRequest(`previous terminated container "${container}" in pod "${name}" not found`);
+    const waiting = pod.status?.containerStatuses?.find((c) => c.name === container)?.state
+      ?.waiting;
+    const why = waiting?.reason?.includes("Image")
+      ? "trying and failing to pull image"
+      : (waiting?.reason ?? "ContainerCreating");
     throw badRequest(`container "${container}" in pod "${name}" is waiting to start: ${why}`);
   }
   const sinceTime = query.get("sinceTime");

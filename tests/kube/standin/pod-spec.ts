@@ -43,7 +43,13 @@ export function podSpecErrors(spec: unknown, path: string): FieldError[] {
   if (Array.isArray(init) && init.length > 0) out.push(unsupported(`${path}.initContainers`));
   const grace = dig(spec, "terminationGracePeriodSeconds");
   if (typeof grace === "number" && grace < 0) {
-    out.push(fieldErrors.invalid(`${path}.terminationGracePeriodSeconds`, grace, "must be greater than or equal to 0"));
+    out.push(
+      fieldErrors.invalid(
+        `${path}.terminationGracePeriodSeconds`,
+        grace,
+        "must be greater than or equal to 0",
+      ),
+    );
   }
   return out;
 }

@@ -89,7 +89,8 @@ export function podConditions(
   ];
   return wanted.map((w) => {
     const before = previous?.find((c) => c.type === w.type);
-    const lastTransitionTime = before && before.status === w.status ? before.lastTransitionTime : now();
+    const lastTransitionTime =
+      before && before.status === w.status ? before.lastTransitionTime : now();
     return {
       type: w.type,
       status: w.status,
@@ -104,7 +105,9 @@ export function podConditions(
 /** The phase from the containers: terminal once none will run again (restartPolicy decides). */
 export function podPhase(views: ContainerView[], finished: boolean[]): Phase {
   if (views.length > 0 && finished.every(Boolean)) {
-    const allZero = views.every((v) => "terminated" in v.state && v.state.terminated.exitCode === 0);
+    const allZero = views.every(
+      (v) => "terminated" in v.state && v.state.terminated.exitCode === 0,
+    );
     return allZero ? "Succeeded" : "Failed";
   }
   const everStarted = views.some((v) => !("waiting" in v.state) || v.lastState !== undefined);

@@ -33,13 +33,23 @@ export class Registry {
     return obj;
   }
 
-  create(type: ResourceType, namespace: string, body: unknown, opts: { dryRun?: boolean } = {}): KubeObject {
-    if (!isRecord(body)) throw badRequest(`${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}: the body is not an object`);
+  create(
+    type: ResourceType,
+    namespace: string,
+    body: unknown,
+    opts: { dryRun?: boolean } = {},
+  ): KubeObject {
+    if (!isRecord(body))
+      throw badRequest(
+        `${type.kind} in version "${type.version}" cannot be handled as a ${type.kind}: the body is not an object`,
+      );
     const obj = clone(body) as KubeObject;
     obj.metadata = isRecord(obj.metadata) ? obj.metadata : {};
     checkTypeMeta(type, obj);
     if (obj.metadata.namespace !== undefined && obj.metadata.namespace !== namespace) {
-      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+      throw badRequest(
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
     }
     if (!this.namespaces.has(namespace)) throw notFound(NAMESPACES, namespace);
     const generated = !obj.metadata.name && !!obj.metadata.generateName;
@@ -48,7 +58,12 @@ export class Registry {
     obj.metadata.namespace = namespace;
     obj.metadata.uid = newUid();
     obj.metadata.creationTimestamp = now();
-    const ordered: KubeObject = { apiVersion: type.apiVersion, kind: type.kind, ...obj, metadata: obj.metadata };
+    const ordered: KubeObject = {
+      apiVersion: type.apiVersion,
+      kind: type.kind,
+      ...obj,
+      metadata: obj.metadata,
+    };
     const early = type.prepareCreate(ordered);
     validateObject(type, ordered, early);
     const name = ordered.metadata.name ?? "";
@@ -63,20 +78,32 @@ export class Registry {
 
   /** PUT: the body replaces the object (status and server-owned metadata excepted). */
   replace(type: ResourceType, namespace: string, name: string, body: unknown): KubeObject {
-    if (!isRecord(body) || !isRecord(body.metadata)) throw badRequest("the body of an update must be an object with metadata");
+    if (!isRecord(body) || !isRecord(body.metadata))
+      throw badRequest("the body of an update must be an object with metadata");
     const old = this.get(type, namespace, name);
     return this.write(type, old, clone(body) as KubeObject);
   }
 
-  patch(type: ResourceType, namespace: string, name: string, patchType: PatchType, patchBody: unknown): KubeObject {
+  patch(
+    type: ResourceType,
+    namespace: string,
+    name: string,
+    patchType: PatchType,
+    patchBody: unknown,
+  ): KubeObject {
     const old = this.get(type, namespace, name);
     const patched = applyPatch(patchType, old, patchBody);
-    if (!isRecord(patched) || !isRecord(patched.metadata)) throw badRequest("the patch removed the object's metadata");
+    if (!isRecord(patched) || !isRecord(patched.metadata))
+      throw badRequest("the patch removed the object's metadata");
     // A resourceVersion in the patch is a precondition; without one, the patch applies to
     // whatever is current.
-    const rvInPatch = isRecord(patchBody) && isRecord(patchBody.metadata) && "resourceVersion" in patchBody.metadata;
+    const rvInPatch =
+      isRecord(patchBody) &&
+      isRecord(patchBody.metadata) &&
+      "resourceVersion" in patchBody.metadata;
     const next = patched as KubeObject;
-    if (!rvInPatch && patchType !== "application/json-patch+json") next.metadata.resourceVersion = old.metadata.resourceVersion;
+    if (!rvInPatch && patchType !== "application/json-patch+json")
+      next.metadata.resourceVersion = old.metadata.resourceVersion;
     return this.write(type, old, next);
   }
 
@@ -84,15 +111,27 @@ export class Registry {
     const name = old.metadata.name ?? "";
     checkTypeMeta(type, next);
     if (next.metadata.name !== undefined && next.metadata.name !== name) {
-      throw badRequest(`the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`);
+      throw badRequest(
+        `the name of the object (${next.metadata.name}) does not match the name on the URL (${name})`,
+      );
     }
-    if (next.metadata.namespace !== undefined && next.metadata.namespace !== old.metadata.namespace) {
-      throw badRequest("the namespace of the provided object does not match the namespace sent on the request");
+    if (
+      next.metadata.namespace !== undefined &&
+      next.metadata.namespace !== old.metadata.namespace
+    ) {
+      throw badRequest(
+        "the namespace of the provided object does not match the namespace sent on the request",
+      );
     }
     const rv = next.metadata.resourceVersion;
-    if (rv !== undefined && rv !== "" && rv !== old.metadata.resourceVersion) throw staleObject(type, name);
+    if (rv !== undefined && rv !== "" && rv !== old.metadata.resourceVersion)
+      throw staleObject(type, name);
     if (next.metadata.uid !== undefined && next.metadata.uid !== old.metadata.uid) {
-      throw conflict(type, name, `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${old.metadata.uid ?? ""}`);
+      throw conflict(
+        type,
+        name,
+        `Precondition failed: UID in precondition: ${next.metadata.uid}, UID in object meta: ${old.metadata.uid ?? ""}`,
+      );
     }
     for (const field of SERVER_OWNED) {
       if (old.metadata[field] === undefined) delete next.metadata[field];

@@ -26,7 +26,14 @@ const isTrue = (v: string | null): boolean => v === "true" || v === "1";
 export function parseRequest(method: string, url: URL): RequestInfo {
   const path = url.pathname.replace(/\/+$/, "") || "/";
   const parts = path.split("/").filter((p) => p !== "");
-  const base: RequestInfo = { method, path, query: url.searchParams, verb: "", resource: "", nonResource: true };
+  const base: RequestInfo = {
+    method,
+    path,
+    query: url.searchParams,
+    verb: "",
+    resource: "",
+    nonResource: true,
+  };
   let group: string;
   let rest: string[];
   if (parts[0] === "api" && parts[1] === "v1") {
@@ -108,7 +115,11 @@ function parseJson(text: string): unknown {
 export async function readObjectBody(req: IncomingMessage): Promise<unknown> {
   const type = mediaType(req);
   if (type !== "" && type !== "application/json") {
-    throw unsupportedMediaType(type, ["application/json", "application/yaml", "application/vnd.kubernetes.protobuf"]);
+    throw unsupportedMediaType(type, [
+      "application/json",
+      "application/yaml",
+      "application/vnd.kubernetes.protobuf",
+    ]);
   }
   return parseJson(await readBody(req));
 }
@@ -119,7 +130,9 @@ export async function readOptionalBody(req: IncomingMessage): Promise<unknown> {
   return text.trim() ? parseJson(text) : undefined;
 }
 
-export async function readPatchBody(req: IncomingMessage): Promise<{ patchType: PatchType; body: unknown }> {
+export async function readPatchBody(
+  req: IncomingMessage,
+): Promise<{ patchType: PatchType; body: unknown }> {
   const type = mediaType(req);
   if (!(PATCH_TYPES as readonly string[]).includes(type)) {
     // Server-side apply (application/apply-patch+yaml) is a real patch type the stand-in lacks.

@@ -21,6 +21,13 @@ export interface ResourceType extends GroupResource {
   errors(obj: KubeObject, old?: KubeObject): FieldError[];
 }
 
+/** A scalar field as a field selector compares it. */
+function text(value: unknown): string | undefined {
+  return typeof value === "string" || typeof value === "number" || typeof value === "boolean"
+    ? String(value)
+    : undefined;
+}
+
 const META_FIELDS: FieldReaders = {
   "metadata.name": (o) => o.metadata.name,
   "metadata.namespace": (o) => o.metadata.namespace,
@@ -31,7 +38,8 @@ function foldStringData(secret: KubeObject): void {
   const stringData = secret.stringData;
   if (isRecord(stringData)) {
     const data = isRecord(secret.data) ? secret.data : {};
-    for (const [k, v] of Object.entries(stringData)) data[k] = Buffer.from(String(v)).toString("base64");
+    for (const [k, v] of Object.entries(stringData))
+      data[k] = Buffer.from(String(v)).toString("base64");
     secret.data = data;
   }
   delete secret.stringData;
@@ -44,7 +52,10 @@ export const JOBS: ResourceType = {
   kind: "Job",
   listKind: "JobList",
   apiVersion: "batch/v1",
-  fields: { ...META_FIELDS, "status.successful": (o) => String(dig(o, "status", "succeeded") ?? 0) },
+  fields: {
+    ...META_FIELDS,
+    "status.successful": (o) => text(dig(o, "status", "succeeded") ?? 0),
+  },
   prepareCreate(job) {
     const early = jobPreDefaultErrors(job);
     defaultJob(job);
@@ -73,7 +84,7 @@ export const PODS: ResourceType = {
     "spec.restartPolicy": (o) => dig(o, "spec", "restartPolicy") as string | undefined,
     "spec.schedulerName": (o) => dig(o, "spec", "schedulerName") as string | undefined,
     "spec.serviceAccountName": (o) => dig(o, "spec", "serviceAccountName") as string | undefined,
-    "spec.hostNetwork": (o) => String(dig(o, "spec", "hostNetwork") ?? false),
+    "spec.hostNetwork": (o) => text(dig(o, "spec", "hostNetwork") ?? false),
     "status.phase": (o) => dig(o, "status", "phase") as string | undefined,
     "status.podIP": (o) => dig(o, "status", "podIP") as string | undefined,
     "status.nominatedNodeName": (o) => dig(o, "status", "nominatedNodeName") as string | undefined,
@@ -157,7 +168,12 @@ export function checkTypeMeta(type: ResourceType, body: KubeObject): void {
 }
 
 /** Schema, metadata and kind rules together; 422 Invalid listing every violation. */
-export function validateObject(type: ResourceType, obj: KubeObject, early: FieldError[], old?: KubeObject): void {
+export function validateObject(
+  type: ResourceType,
+  obj: KubeObject,
+  early: FieldError[],
+  old?: KubeObject,
+): void {
   const errors = [
     ...early,
     ...metadataErrors(obj),
@@ -165,6 +181,10 @@ export function validateObject(type: ResourceType, obj: KubeObject, early: Field
     ...type.errors(obj, old),
   ];
   if (errors.length > 0) {
-    throw invalid({ group: type.group, kind: type.kind }, obj.metadata.name ?? obj.metadata.generateName ?? "", errors);
+    throw invalid(
+      { group: type.group, kind: type.kind },
+      obj.metadata.name ?? obj.metadata.generateName ?? "",
+      errors,
+    );
   }
 }

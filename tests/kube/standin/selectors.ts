@@ -4,8 +4,7 @@ import { badRequest } from "./status.js";
 import type { KubeObject } from "./objects.js";
 
 type Requirement =
-  | { key: string; op: "in" | "notin"; values: string[] }
-  | { key: string; op: "exists" | "!exists" };
+  { key: string; op: "in" | "notin"; values: string[] } | { key: string; op: "exists" | "!exists" };
 
 export interface LabelSelector {
   matches(labels: Record<string, string> | undefined): boolean;
@@ -30,11 +29,13 @@ function splitTop(text: string): string[] {
   return parts.map((p) => p.trim());
 }
 
-const KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+const KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 const VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 
 function checkKey(key: string, whole: string): string {
-  if (!KEY.test(key)) throw badRequest(`unable to parse requirement: invalid label key "${key}" in "${whole}"`);
+  if (!KEY.test(key))
+    throw badRequest(`unable to parse requirement: invalid label key "${key}" in "${whole}"`);
   return key;
 }
 
@@ -66,7 +67,9 @@ function parseRequirement(part: string, whole: string): Requirement {
   }
   m = /^(!?)([^\s!=(),]+)$/.exec(part);
   if (m) return { key: checkKey(m[2] ?? "", whole), op: m[1] ? "!exists" : "exists" };
-  throw badRequest(`unable to parse requirement: found '${part}', expected: in, notin, =, ==, !=, gt, lt`);
+  throw badRequest(
+    `unable to parse requirement: found '${part}', expected: in, notin, =, ==, !=, gt, lt`,
+  );
 }
 
 export function parseLabelSelector(text: string | null): LabelSelector {
@@ -100,7 +103,8 @@ export function fromLabelSelector(selector: {
   return {
     matches(labels) {
       const set = labels ?? {};
-      for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (set[k] !== v) return false;
+      for (const [k, v] of Object.entries(selector.matchLabels ?? {}))
+        if (set[k] !== v) return false;
       for (const e of selector.matchExpressions ?? []) {
         const has = Object.prototype.hasOwnProperty.call(set, e.key);
         const value = set[e.key] ?? "";

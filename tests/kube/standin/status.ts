@@ -52,12 +52,7 @@ export function qualified(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource;
 }
 
-function failure(
-  code: number,
-  reason: string,
-  message: string,
-  details?: StatusDetails,
-): ApiError {
+function failure(code: number, reason: string, message: string, details?: StatusDetails): ApiError {
   const status: Status = {
     kind: "Status",
     apiVersion: "v1",
@@ -88,7 +83,12 @@ function resourceDetails(gr: GroupResource, name?: string): StatusDetails {
 }
 
 export function notFound(gr: GroupResource, name: string): ApiError {
-  return failure(404, "NotFound", `${qualified(gr)} "${name}" not found`, resourceDetails(gr, name));
+  return failure(
+    404,
+    "NotFound",
+    `${qualified(gr)} "${name}" not found`,
+    resourceDetails(gr, name),
+  );
 }
 
 /** A path the server has no handler for (unknown group, resource or subresource). */
@@ -246,7 +246,11 @@ export function deleted(gr: GroupResource, name: string, uid: string): Status {
 // field.Error bodies (k8s.io/apimachinery/pkg/util/validation/field).
 export const fieldErrors = {
   required(field: string, detail = ""): FieldError {
-    return { type: "FieldValueRequired", field, body: detail ? `Required value: ${detail}` : "Required value" };
+    return {
+      type: "FieldValueRequired",
+      field,
+      body: detail ? `Required value: ${detail}` : "Required value",
+    };
   },
   invalid(field: string, value: unknown, detail: string): FieldError {
     return {
@@ -267,7 +271,11 @@ export const fieldErrors = {
     return { type: "FieldValueDuplicate", field, body: `Duplicate value: ${render(value)}` };
   },
   tooLong(field: string, max: number): FieldError {
-    return { type: "FieldValueTooLong", field, body: `Too long: may not be more than ${max} bytes` };
+    return {
+      type: "FieldValueTooLong",
+      field,
+      body: `Too long: may not be more than ${max} bytes`,
+    };
   },
   forbidden(field: string, detail: string): FieldError {
     return { type: "FieldValueForbidden", field, body: `Forbidden: ${detail}` };

@@ -15,9 +15,9 @@ interface SchemaError {
 }
 
 const MODELS = {
-  Job: (o: KubeObject) => new Job(o as ConstructorParameters<typeof Job>[0]).validate(),
-  Pod: (o: KubeObject) => new Pod(o as ConstructorParameters<typeof Pod>[0]).validate(),
-  Secret: (o: KubeObject) => new Secret(o as ConstructorParameters<typeof Secret>[0]).validate(),
+  Job: (o: KubeObject) => new Job(o).validate(),
+  Pod: (o: KubeObject) => new Pod(o).validate(),
+  Secret: (o: KubeObject) => new Secret(o).validate(),
 } as const;
 
 export type ModelKind = keyof typeof MODELS;
@@ -112,21 +112,24 @@ const QUALIFIED_NAME_MSG =
 
 export function subdomainErrors(field: string, value: string): FieldError[] {
   const out: FieldError[] = [];
-  if (value.length > 253) out.push(fieldErrors.invalid(field, value, "must be no more than 253 characters"));
+  if (value.length > 253)
+    out.push(fieldErrors.invalid(field, value, "must be no more than 253 characters"));
   if (!DNS1123_SUBDOMAIN.test(value)) out.push(fieldErrors.invalid(field, value, SUBDOMAIN_MSG));
   return out;
 }
 
 export function dnsLabelErrors(field: string, value: string): FieldError[] {
   const out: FieldError[] = [];
-  if (value.length > 63) out.push(fieldErrors.invalid(field, value, "must be no more than 63 characters"));
+  if (value.length > 63)
+    out.push(fieldErrors.invalid(field, value, "must be no more than 63 characters"));
   if (!DNS1123_LABEL.test(value)) out.push(fieldErrors.invalid(field, value, LABEL_MSG));
   return out;
 }
 
 export function labelValueErrors(field: string, value: string): FieldError[] {
   const out: FieldError[] = [];
-  if (value.length > 63) out.push(fieldErrors.invalid(field, value, "must be no more than 63 bytes"));
+  if (value.length > 63)
+    out.push(fieldErrors.invalid(field, value, "must be no more than 63 bytes"));
   if (!LABEL_VALUE.test(value)) out.push(fieldErrors.invalid(field, value, LABEL_VALUE_MSG));
   return out;
 }
@@ -139,12 +142,16 @@ function qualifiedNameErrors(field: string, key: string): FieldError[] {
   if (slash >= 0 && (!DNS1123_SUBDOMAIN.test(prefix) || prefix.length > 253)) {
     out.push(fieldErrors.invalid(field, key, `prefix part ${SUBDOMAIN_MSG}`));
   }
-  if (name.length > 63) out.push(fieldErrors.invalid(field, key, "name part must be no more than 63 bytes"));
+  if (name.length > 63)
+    out.push(fieldErrors.invalid(field, key, "name part must be no more than 63 bytes"));
   if (!QUALIFIED_NAME.test(name)) out.push(fieldErrors.invalid(field, key, QUALIFIED_NAME_MSG));
   return out;
 }
 
-export function labelsErrors(field: string, labels: Record<string, string> | undefined): FieldError[] {
+export function labelsErrors(
+  field: string,
+  labels: Record<string, string> | undefined,
+): FieldError[] {
   const out: FieldError[] = [];
   for (const [key, value] of Object.entries(labels ?? {})) {
     out.push(...qualifiedNameErrors(field, key), ...labelValueErrors(field, value));
@@ -152,7 +159,10 @@ export function labelsErrors(field: string, labels: Record<string, string> | und
   return out;
 }
 
-export function annotationsErrors(field: string, annotations: Record<string, string> | undefined): FieldError[] {
+export function annotationsErrors(
+  field: string,
+  annotations: Record<string, string> | undefined,
+): FieldError[] {
   return Object.keys(annotations ?? {}).flatMap((key) => qualifiedNameErrors(field, key));
 }
 
@@ -160,7 +170,8 @@ export function annotationsErrors(field: string, annotations: Record<string, str
 export function metadataErrors(obj: KubeObject): FieldError[] {
   const meta = obj.metadata;
   const out: FieldError[] = [];
-  if (!meta.name) out.push(fieldErrors.required("metadata.name", "name or generateName is required"));
+  if (!meta.name)
+    out.push(fieldErrors.required("metadata.name", "name or generateName is required"));
   else out.push(...subdomainErrors("metadata.name", meta.name));
   out.push(...labelsErrors("metadata.labels", meta.labels));
   out.push(...annotationsErrors("metadata.annotations", meta.annotations));
@@ -230,6 +241,11 @@ export function secretDataErrors(obj: KubeObject): FieldError[] {
     }
     total += Buffer.from(value, "base64").length;
   }
-  if (total > 1024 * 1024) out.push({ type: "FieldValueTooLong", field: "data", body: "Too long: must have at most 1048576 bytes" });
+  if (total > 1024 * 1024)
+    out.push({
+      type: "FieldValueTooLong",
+      field: "data",
+      body: "Too long: must have at most 1048576 bytes",
+    });
   return out;
 }

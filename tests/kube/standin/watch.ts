@@ -56,7 +56,9 @@ export class WatchHub {
     const fromStart = rvText === null || rvText === "" || rvText === "0";
     const since = fromStart ? undefined : Number(rvText);
     if (since !== undefined && (!Number.isInteger(since) || since < 0)) {
-      throw badRequest(`invalid resource version: strconv.ParseUint: parsing "${rvText}": invalid syntax`);
+      throw badRequest(
+        `invalid resource version: strconv.ParseUint: parsing "${rvText}": invalid syntax`,
+      );
     }
     const matches = (obj: KubeObject | undefined): boolean =>
       !!obj &&
@@ -110,14 +112,20 @@ export class WatchHub {
       object: {
         kind: type.kind,
         apiVersion: type.apiVersion,
-        metadata: { resourceVersion: String(this.store.currentRevision), ...(annotations ? { annotations } : {}) },
+        metadata: {
+          resourceVersion: String(this.store.currentRevision),
+          ...(annotations ? { annotations } : {}),
+        },
       },
     });
-    if (req.sendInitialEvents && req.allowBookmarks) write(bookmark({ "k8s.io/initial-events-end": "true" }));
+    if (req.sendInitialEvents && req.allowBookmarks)
+      write(bookmark({ "k8s.io/initial-events-end": "true" }));
 
     const timers: NodeJS.Timeout[] = [];
-    if (req.allowBookmarks) timers.push(setInterval(() => write(bookmark()), this.bookmarkIntervalMs()));
-    if (req.timeoutSeconds !== undefined) timers.push(setTimeout(() => watch.end(false), req.timeoutSeconds * 1000));
+    if (req.allowBookmarks)
+      timers.push(setInterval(() => write(bookmark()), this.bookmarkIntervalMs()));
+    if (req.timeoutSeconds !== undefined)
+      timers.push(setTimeout(() => watch.end(false), req.timeoutSeconds * 1000));
     const watch: OpenWatch = {
       end: (abrupt) => {
         cleanup();

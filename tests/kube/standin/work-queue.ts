@@ -47,10 +47,13 @@ export class Timers {
   private readonly live = new Set<NodeJS.Timeout>();
 
   after(ms: number, fn: () => void): NodeJS.Timeout {
-    const timer = setTimeout(() => {
-      this.live.delete(timer);
-      fn();
-    }, Math.max(0, ms));
+    const timer = setTimeout(
+      () => {
+        this.live.delete(timer);
+        fn();
+      },
+      Math.max(0, ms),
+    );
     timer.unref();
     this.live.add(timer);
     return timer;
