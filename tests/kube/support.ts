@@ -130,6 +130,29 @@ export function jobManifest(name: string, opts: JobOptions = {}): V1Job {
   };
 }
 
+/** A request with the harness's token, for what client-node hides (raw bodies, headers). */
+export async function raw(
+  h: Harness,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown>; text: string }> {
+  const res = await fetch(`${h.server.url}${path}`, {
+    method,
+    headers: { authorization: "Bearer stand-in-token", "content-type": contentType },
+    ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  let parsed: Record<string, unknown> = {};
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    // text/plain (logs) stays in `text`
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
 export function isAlive(pid: number | undefined): boolean {
   if (pid === undefined) return false;
   try {

@@ -66,6 +66,8 @@ export class StandInApiServer {
   private readonly watches: WatchHub;
   private readonly images: Record<string, ImageConfig>;
   private server: Server | undefined;
+  /** Aborted when the server closes: requests still sleeping in an injected delay give up. */
+  private closing = new AbortController();
   private port: number;
   private started = false;
   private readonly onExit = (): void => {
@@ -136,8 +138,9 @@ export class StandInApiServer {
    */
   async restart(opts: RestartOptions = {}): Promise<void> {
     await this.close();
-    if (opts.compactHistory) this.store.compact();
     if (opts.downtimeMs) await sleep(opts.downtimeMs);
+    // Compacted as it comes back: changes made while it was down are gone from history too.
+    if (opts.compactHistory) this.store.compact();
     await this.listen();
   }
 
@@ -239,12 +242,14 @@ export class StandInApiServer {
     });
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
+    this.closing = new AbortController();
   }
 
   private async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
+    this.closing.abort();
     this.watches.dropAll(false);
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeAllConnections();
@@ -272,7 +277,11 @@ export class StandInApiServer {
     res.setHeader("audit-id", crypto.randomUUID());
     try {
       const delay = this.faults.delayFor(info);
-      if (delay > 0) await sleep(delay);
+      if (delay > 0) {
+        const closing = this.closing.signal;
+        await sleep(delay, undefined, { signal: closing }).catch(() => undefined);
+        if (closing.aborted || res.destroyed) return;
+      }
       if (this.token !== null && req.headers.authorization !== `Bearer ${this.token}`) {
         record.fault = "unauthorized";
         throw unauthorized();

@@ -52,6 +52,8 @@ export class JobController {
   private readonly timers = new Timers();
   private readonly jobTimers = new Map<string, NodeJS.Timeout>();
   private readonly backoff = new Map<string, Backoff>();
+  /** Job uid -> when this controller wrote its terminal condition (ms). */
+  private readonly finishedAt = new Map<string, number>();
   private unsubscribe: () => void = () => undefined;
 
   constructor(
@@ -174,6 +176,7 @@ export class JobController {
         next.completionTime = list.find((c) => c.type === "Complete")?.lastTransitionTime;
       written = this.registry.store.update("jobs", { ...written, status: next }) as JobObject;
       this.backoff.delete(key);
+      this.finishedAt.set(written.metadata.uid ?? "", Date.now());
       this.expireAfterTtl(key, written, list);
     }
   }
@@ -332,7 +335,11 @@ export class JobController {
     const end = conditions.find(
       (c) => (c.type === "Complete" || c.type === "Failed") && c.status === "True",
     );
-    const due = Date.parse(end?.lastTransitionTime ?? now()) + ttl * 1000 - Date.now();
+    // API times have second precision; the moment this controller saw the end is sharper.
+    const uid = job.metadata.uid ?? "";
+    const endedAt = this.finishedAt.get(uid) ?? Date.parse(end?.lastTransitionTime ?? now());
+    this.finishedAt.set(uid, endedAt);
+    const due = endedAt + ttl * 1000 - Date.now();
     if (due > 0) {
       this.syncLater(key, due);
       return;
