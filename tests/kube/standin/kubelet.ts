@@ -47,6 +47,9 @@ interface Slot {
   lastState?: ContainerView["state"];
   containerID?: string;
   restartTimer?: NodeJS.Timeout;
+  /** Failed pulls so far, and when the next one may happen (the kubelet's image backoff). */
+  pullFailures: number;
+  nextPullAt?: number;
   /** Will not run (again): exited under its restart policy, or stopped. */
   done: boolean;
 }
@@ -198,6 +201,7 @@ export class Kubelet {
       slots: (pod.spec?.containers ?? []).map((spec) => ({
         spec,
         restartCount: 0,
+        pullFailures: 0,
         state: { waiting: { reason: "ContainerCreating" } },
         done: false,
       })),
@@ -217,7 +221,11 @@ export class Kubelet {
       const image = findImage(this.options.images, slot.spec.image ?? "");
       if (!image) {
         blocked = true;
+        if (slot.nextPullAt !== undefined && Date.now() < slot.nextPullAt) continue;
+        slot.pullFailures++;
         slot.state = { waiting: this.pullFailure(slot) };
+        const backoff = this.options.retryMs * 2 ** (slot.pullFailures - 1);
+        slot.nextPullAt = Date.now() + Math.min(backoff, this.options.retryMs * 10);
         continue;
       }
       try {
@@ -242,6 +250,7 @@ export class Kubelet {
       : undefined;
   }
 
+  /** The first failed pull shows ErrImagePull; while the kubelet backs off, ImagePullBackOff. */
   private pullFailure(slot: Slot): { reason: string; message: string } {
     const image = slot.spec.image ?? "";
     if (slot.spec.imagePullPolicy === "Never") {
@@ -250,16 +259,15 @@ export class Kubelet {
         message: `Container image "${image}" is not present with pull policy of Never`,
       };
     }
-    if ("waiting" in slot.state && slot.state.waiting.reason.startsWith("ErrImagePull")) {
+    if (slot.pullFailures > 1) {
       return { reason: "ImagePullBackOff", message: `Back-off pulling image "${image}"` };
     }
-    if ("waiting" in slot.state && slot.state.waiting.reason === "ImagePullBackOff")
-      return slot.state.waiting as { reason: string; message: string };
     return {
       reason: "ErrImagePull",
       message:
         `failed to pull and unpack image "${image}": failed to resolve reference "${image}": ` +
-        "pull access denied, repository does not exist or may require authorization (stand-in: no such image configured)",
+        "pull access denied, repository does not exist or may require authorization " +
+        "(stand-in: no such image configured)",
     };
   }
 
