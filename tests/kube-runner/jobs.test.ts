@@ -38,13 +38,15 @@ describe("Kubernetes runner on the stand-in API server", () => {
       .filter((p) => p.metadata.labels?.["job-name"] === `trainyard-train-${id}`);
 
   test("10 submissions: never more than 4 unfinished Jobs, every task completes, one create each", async () => {
-    const tasks = await Promise.all(Array.from({ length: 10 }, () => submit({ duration_seconds: 1 })));
+    const tasks = await Promise.all(
+      Array.from({ length: 10 }, () => submit({ duration_seconds: 1 })),
+    );
     let peak = 0;
     const watching = (async () => {
       for (;;) {
         peak = Math.max(peak, cluster.unfinishedJobs());
         const statuses = await cluster.db.sql<{ status: string }[]>`
-          SELECT status FROM tasks WHERE id = ANY(${cluster.db.sql.array(tasks.map((t) => t.id))}::uuid[])`;
+          SELECT status FROM tasks WHERE id IN ${cluster.db.sql(tasks.map((t) => t.id))}`;
         if (statuses.every((s) => s.status === "completed")) return;
         await sleep(20);
       }
@@ -93,15 +95,20 @@ describe("Kubernetes runner on the stand-in API server", () => {
 
   test("a deadline fails the task with DeadlineExceeded", async () => {
     const task = await submit({ duration_seconds: 60, timeout_seconds: 2 });
-    const done = await waitForStatus(polling.url("polling"), task.id, ["failed", "completed"], 30_000);
+    const done = await waitForStatus(
+      polling.url("polling"),
+      task.id,
+      ["failed", "completed"],
+      30_000,
+    );
     assert.equal(done.status, "failed");
     // The worker sees only SIGTERM; the controller refines it with the Job's reason.
     const deadline = Date.now() + 10_000;
     let error = done.error;
     while (error?.code !== "DeadlineExceeded" && Date.now() < deadline) {
       await sleep(100);
-      error = (await call<TaskBody>("GET", `${polling.url("polling")}/train/${task.id}/status`)).body
-        .error;
+      error = (await call<TaskBody>("GET", `${polling.url("polling")}/train/${task.id}/status`))
+        .body.error;
     }
     assert.equal(error?.code, "DeadlineExceeded", JSON.stringify(error));
   });
@@ -125,7 +132,12 @@ describe("Kubernetes runner on the stand-in API server", () => {
     });
     try {
       const task = await submit();
-      const done = await waitForStatus(polling.url("polling"), task.id, ["failed", "completed"], 30_000);
+      const done = await waitForStatus(
+        polling.url("polling"),
+        task.id,
+        ["failed", "completed"],
+        30_000,
+      );
       assert.equal(done.status, "failed");
       assert.ok(
         ["PodFailurePolicy", "BackoffLimitExceeded"].includes(done.error?.code ?? ""),

@@ -86,7 +86,10 @@ describe("Kubernetes runner under faults", () => {
     await cluster.server.restart({ compactHistory: true, downtimeMs: 500 });
     const more = await submit({ duration_seconds: 0 });
     const done = await waitAll([...tasks.map((t) => t.id), more.id]);
-    assert.ok(done.every((t) => t.status === "completed"), JSON.stringify(done.map((t) => t.status)));
+    assert.ok(
+      done.every((t) => t.status === "completed"),
+      JSON.stringify(done.map((t) => t.status)),
+    );
     // The informer came back: the 410 made it list again rather than give up.
     const lists = cluster.server.requests({ verb: "list", resource: "jobs" });
     assert.ok(lists.length >= 2, "re-listed after the compaction");
@@ -140,7 +143,10 @@ describe("Kubernetes runner under faults", () => {
     const launched = await waitForStatus(polling.url("polling"), admitted?.id ?? "", ["completed"]);
     assert.equal(launched.status, "completed");
     const deadline = Date.now() + 10_000;
-    while (cluster.server.get("jobs", NAMESPACE, `trainyard-train-${strayId}`) && Date.now() < deadline) {
+    while (
+      cluster.server.get("jobs", NAMESPACE, `trainyard-train-${strayId}`) &&
+      Date.now() < deadline
+    ) {
       await sleep(100);
     }
     assert.equal(cluster.server.get("jobs", NAMESPACE, `trainyard-train-${strayId}`), undefined);
