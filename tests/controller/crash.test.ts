@@ -35,7 +35,7 @@ describe("controller crash", () => {
       SELECT id, runner_ref, started_at FROM tasks WHERE status = 'running'`;
     assert.ok(running.length >= 1);
 
-    controller.child.kill("SIGKILL");
+    void controller.stop("SIGKILL");
     await controller.exited;
     // While no controller lives, one worker dies too: its task must not stay running forever.
     const victim = running[0];
