@@ -21,6 +21,7 @@ describe("client-node informer against the stand-in", () => {
   let informer: Informer<V1Job> & ObjectCache<V1Job>;
   const events: [string, string][] = [];
   const errors: unknown[] = [];
+  let closing = false;
 
   before(async () => {
     h = await startStandIn();
@@ -32,13 +33,17 @@ describe("client-node informer against the stand-in", () => {
       informer.on(verb, (job) => events.push([verb, job.metadata?.name ?? ""]));
     }
     // client-node stops on any watch error; restarting is the caller's job (as the runner's).
+    // Not once closing: start() clears the stopped flag, and it would retry forever.
     informer.on(ERROR, (err) => {
       errors.push(err);
-      setTimeout(() => void informer.start(), 100);
+      setTimeout(() => {
+        if (!closing) void informer.start();
+      }, 100);
     });
     await informer.start();
   });
   after(async () => {
+    closing = true;
     await informer?.stop();
     await h?.close();
   });

@@ -272,7 +272,7 @@ export class StandInApiServer {
     };
     this.faults.requests.push(record);
     res.on("close", () => {
-      record.status = res.headersSent ? res.statusCode : 0;
+      record.status = res.headersSent && !record.dropped ? res.statusCode : 0;
     });
     res.setHeader("audit-id", crypto.randomUUID());
     try {
@@ -289,6 +289,7 @@ export class StandInApiServer {
       const failure = this.faults.takeFailure(info);
       if (failure && !failure.afterCommit) {
         record.fault = "injected";
+        if (failure.dropConnection) record.dropped = true;
         this.sendFailure(res, failure.error, failure.dropConnection, failure.plainText);
         return;
       }
@@ -304,10 +305,13 @@ export class StandInApiServer {
       if (failure) {
         record.fault = "injected";
         // The work is done; the client is told it failed (or loses the connection).
+        if (failure.dropConnection) record.dropped = true;
         this.sendFailure(res, failure.error, failure.dropConnection, failure.plainText);
         return;
       }
       if (reply) this.send(res, reply.status, reply.body);
+      // A stream (watch, followed log) is recorded as answered once its headers are out.
+      else if (res.headersSent) record.status = res.statusCode;
     } catch (err) {
       if (res.headersSent) {
         res.destroy();

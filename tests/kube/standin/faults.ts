@@ -51,8 +51,10 @@ export interface RequestRecord {
   resource: string;
   namespace?: string;
   name?: string;
-  /** Status code answered (200 for a watch once it streams); 0 when the connection dropped. */
+  /** Status code answered (a watch: 200 once it streams); 0 if the connection was reset. */
   status: number;
+  /** Set when an injected fault reset the connection. */
+  dropped?: boolean;
   fault?: "injected" | "forbidden" | "unauthorized";
 }
 
