@@ -70,6 +70,7 @@ function makeRunner(config: Config, databaseUrl: string, sql: Pool, log: Logger)
       logDir: join(config.dataDir, "logs"),
       cancelGraceMs: config.cancelGraceSeconds * 1000,
       workerEnv: workerEnvironment(config, databaseUrl),
+      defaultTimeoutMs: config.defaultTimeoutSeconds * 1000,
     },
     log,
   );

@@ -21,17 +21,22 @@ export interface LocalRunnerOptions {
   cancelGraceMs: number;
   /** Extra environment for workers (the database URL of this process). */
   workerEnv: Record<string, string>;
+  /** A run's time limit when its task names none. */
+  defaultTimeoutMs: number;
 }
 
 interface Child {
   process: ChildProcess;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
+  deadline?: NodeJS.Timeout;
 }
 
 export class LocalRunner implements Runner {
   readonly kind = "local";
   private readonly children = new Map<string, Child>();
   private readonly watched = new Set<string>();
+  /** Tasks whose run was stopped at its time limit. */
+  private readonly expired = new Set<string>();
   private listener: (taskId: string) => void = () => undefined;
   private closed = false;
 
@@ -61,7 +66,11 @@ export class LocalRunner implements Runner {
         entry.exit ??= { code: null, signal: null };
         this.listener(task.id);
       });
+      // The run's time limit, as activeDeadlineSeconds is for a Job.
+      entry.deadline = setTimeout(() => this.expire(task), this.timeoutMs(task));
+      entry.deadline.unref();
       child.once("exit", (code, signal) => {
+        clearTimeout(entry.deadline);
         entry.exit = { code, signal };
         this.log.info({ task_id: task.id, code, signal }, "worker exited");
         this.listener(task.id);
@@ -103,7 +112,21 @@ export class LocalRunner implements Runner {
     // Not (or no longer) our child: the lock says whether any worker of this task is alive.
     if (await isWorkerAlive(this.sql, task.seq)) {
       this.watch(task);
+      // A worker adopted from an earlier controller: its time limit runs from its start.
+      const started = task.startedAt?.getTime();
+      if (!own && started !== undefined && Date.now() - started > this.timeoutMs(task)) {
+        this.expire(task);
+      }
       return { state: "active" };
+    }
+    if (this.expired.has(task.id) && (!own?.exit || own.exit.code !== 0)) {
+      return {
+        state: "exited",
+        succeeded: false,
+        reason: "DeadlineExceeded",
+        code: "DeadlineExceeded",
+        message: `the run exceeded its time limit of ${this.timeoutMs(task) / 1000} s`,
+      };
     }
     if (!own?.exit) return undefined;
     const { code, signal } = own.exit;
@@ -115,6 +138,19 @@ export class LocalRunner implements Runner {
     };
   }
 
+  private timeoutMs(task: Task): number {
+    const seconds = task.params.timeout_seconds;
+    return seconds === undefined ? this.opts.defaultTimeoutMs : seconds * 1000;
+  }
+
+  /** The time limit passed: stop the run (SIGTERM, then SIGKILL), remembered as the reason. */
+  private expire(task: Task): void {
+    if (this.closed) return;
+    this.expired.add(task.id);
+    this.log.warn({ task_id: task.id }, "run exceeded its time limit; stopping it");
+    void this.stop(task);
+  }
+
   executions(): Promise<string[]> {
     return Promise.resolve([...this.children.keys()]);
   }
@@ -122,6 +158,7 @@ export class LocalRunner implements Runner {
   forget(taskId: string): void {
     const child = this.children.get(taskId);
     if (child?.exit) this.children.delete(taskId);
+    if (!child || child.exit) this.expired.delete(taskId);
   }
 
   onChange(listener: (taskId: string) => void): void {
@@ -131,7 +168,10 @@ export class LocalRunner implements Runner {
   close(): Promise<void> {
     // Running workers are left to finish: they record their own outcome.
     this.closed = true;
-    for (const child of this.children.values()) child.process.unref();
+    for (const child of this.children.values()) {
+      clearTimeout(child.deadline);
+      child.process.unref();
+    }
     return Promise.resolve();
   }
 
