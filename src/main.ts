@@ -91,6 +91,15 @@ async function main(): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel, appName);
+  // A bug must not die silently: say what it was, then exit (the orchestrator restarts us).
+  process.on("uncaughtException", (err) => {
+    log.fatal({ err }, "uncaught exception; exiting");
+    process.exit(1);
+  });
+  process.on("unhandledRejection", (err) => {
+    log.fatal({ err }, "unhandled promise rejection; exiting");
+    process.exit(1);
+  });
 
   if (appName === "worker") {
     if (!taskId) usage();

@@ -20,6 +20,10 @@ export function connect(url: string, opts: ConnectOptions = {}): Sql {
     idle_timeout: 30,
     // Fail fast when Postgres is down: callers answer 503 instead of hanging the request.
     connect_timeout: 5,
+    // The driver waits this long before a connection tries again, and queued queries wait with
+    // it. Its default grows to 20 s (3^n/100), which made 503s slow during an outage and kept
+    // the service away for seconds after Postgres was back; half a second at most.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 0.5),
     // Recycle connections now and then so pgbouncer/failover changes are picked up.
     max_lifetime: 60 * 30,
     onnotice: opts.onNotice ?? (() => undefined),
