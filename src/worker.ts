@@ -9,7 +9,7 @@ import { completeWithModel } from "./models/store.js";
 import { workerRef } from "./runner/local.js";
 import { tryHoldWorkerLock } from "./runner/worker-lock.js";
 import { TaskEvents } from "./tasks/events.js";
-import { getTask, transition } from "./tasks/store.js";
+import { getTask, setProgress, transition } from "./tasks/store.js";
 import { DEFAULT_DATA_PATH, loadPenguins } from "./training/dataset.js";
 import { fitModel } from "./training/fit.js";
 
@@ -75,11 +75,20 @@ async function runHoldingLock(
   process.once("SIGINT", onSignal);
   try {
     await events.start();
+    // Progress is best effort: a lost write must never fail the run.
+    const report = (phase: string, fraction: number): Promise<void> =>
+      setProgress(sql, taskId, { phase, fraction: Math.round(fraction * 1000) / 1000 }).then(
+        () => undefined,
+        (err: unknown) => log.warn({ err }, "could not record progress"),
+      );
+    await report("loading", 0);
     const rows = await loadPenguins(opts.datasetPath ?? DEFAULT_DATA_PATH);
     const seconds = started.params.duration_seconds;
-    if (seconds > 0) await sleep(seconds * 1000, undefined, { signal: abort.signal });
+    if (seconds > 0) await simulate(seconds * 1000, abort.signal, report);
     abort.signal.throwIfAborted();
+    await report("fitting", 0.9);
     const summary = fitModel(rows);
+    await report("storing", 0.95);
     if (await completeWithModel(sql, taskId, summary)) {
       log.info({ r_squared: summary.r_squared, n: summary.n }, "training completed");
     } else {
@@ -102,5 +111,25 @@ async function runHoldingLock(
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
     await events.stop();
+  }
+}
+
+/**
+ * The simulated part of a run (so that it can be watched and cancelled): waits `ms`, reporting
+ * the fraction elapsed about twenty times, at most once a second.
+ */
+async function simulate(
+  ms: number,
+  signal: AbortSignal,
+  report: (phase: string, fraction: number) => Promise<void>,
+): Promise<void> {
+  const step = Math.max(1000, ms / 20);
+  const start = Date.now();
+  for (;;) {
+    const elapsed = Date.now() - start;
+    // Loading and fitting are the first and last tenth; the simulated wait is the rest.
+    await report("simulating", 0.05 + 0.85 * Math.min(1, elapsed / ms));
+    if (elapsed >= ms) return;
+    await sleep(Math.min(step, ms - elapsed), undefined, { signal });
   }
 }

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from "fastify";
 import { waitForEnd } from "../tasks/waiter.js";
 import type { AppContext } from "./context.js";
+import { registerTaskWatch } from "./task-watch.js";
 import { ApiError } from "./errors.js";
 import { registerPredict } from "./predict.js";
 import { idempotencyHeaders, trainBody } from "./schemas.js";
@@ -59,6 +60,7 @@ export function naiveApp(ctx: AppContext) {
       },
     );
     registerTaskReads(app, ctx);
+    registerTaskWatch(app, ctx);
     registerPredict(app, ctx);
   };
 }

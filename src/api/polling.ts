@@ -2,6 +2,7 @@
 // the client polls status, then fetches the result, and may cancel.
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "./context.js";
+import { registerTaskWatch } from "./task-watch.js";
 import { registerPredict } from "./predict.js";
 import {
   registerCancel,
@@ -14,6 +15,7 @@ export function pollingApp(ctx: AppContext) {
   return (app: FastifyInstance): void => {
     registerSubmitAccepted(app, ctx, "polling");
     registerTaskReads(app, ctx);
+    registerTaskWatch(app, ctx);
     registerCancel(app, ctx);
     registerList(app, ctx);
     registerPredict(app, ctx);

@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { FastifyInstance, FastifyReply } from "fastify";
 import { modelOf } from "../models/store.js";
 import { isTerminal, type Status } from "../tasks/status.js";
-import { getTask, insertTask, listTasks, transition } from "../tasks/store.js";
+import { getTask, insertTask, listTasks, queuePosition, transition } from "../tasks/store.js";
 import type { Task } from "../tasks/task.js";
 import type { AppContext } from "./context.js";
 import { ApiError } from "./errors.js";
@@ -103,7 +103,8 @@ export function registerTaskReads(app: FastifyInstance, ctx: AppContext): void {
       const task = await mustGetTask(ctx, request.params.id);
       if (!isTerminal(task.status))
         reply.header("retry-after", String(ctx.config.retryAfterSeconds));
-      return taskView(task);
+      if (task.status !== "queued") return taskView(task);
+      return { ...taskView(task), queue_position: await queuePosition(ctx.sql, task) };
     },
   );
   app.get<{ Params: { id: string } }>(

@@ -9,6 +9,8 @@ export interface TaskView {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  /** The worker's phase and fraction done; null before it reports. */
+  progress: { phase: string; fraction: number } | null;
   error?: { code: string; message: string };
 }
 
@@ -23,6 +25,7 @@ export function taskView(task: Task): TaskView {
     created_at: task.createdAt.toISOString(),
     started_at: iso(task.startedAt),
     finished_at: iso(task.finishedAt),
+    progress: task.progress,
     ...(task.error ? { error: task.error } : {}),
   };
 }

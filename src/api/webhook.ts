@@ -5,6 +5,7 @@ import type { FastifyInstance } from "fastify";
 import { deliveriesOf, redeliver, type AttemptRecord, type Delivery } from "../webhooks/outbox.js";
 import { callbackUrlRefusal, MAX_CALLBACK_URL_LENGTH } from "../webhooks/url-policy.js";
 import type { AppContext } from "./context.js";
+import { registerTaskWatch } from "./task-watch.js";
 import { ApiError } from "./errors.js";
 import { registerPredict } from "./predict.js";
 import { taskIdParams, webhookTrainBody } from "./schemas.js";
@@ -38,6 +39,7 @@ export function webhookApp(ctx: AppContext) {
       },
     });
     registerTaskReads(app, ctx);
+    registerTaskWatch(app, ctx);
     registerCancel(app, ctx);
     app.get<{ Params: { id: string } }>(
       "/train/:id/deliveries",

@@ -91,3 +91,28 @@ export async function transition(
     RETURNING *`;
   return rows[0] ? toTask(rows[0]) : undefined;
 }
+
+/**
+ * Records the worker's progress. Only while the task runs: a cancel (or any end) that landed
+ * first is never undone by a late progress write.
+ */
+export async function setProgress(
+  sql: Queryable,
+  id: string,
+  progress: { phase: string; fraction: number },
+): Promise<boolean> {
+  const rows = await sql`
+    UPDATE tasks SET progress = ${sql.json(progress)}, updated_at = now()
+     WHERE id = ${id} AND status = 'running'
+    RETURNING id`;
+  return rows.length === 1;
+}
+
+/** How many queued tasks wait ahead of this one for admission (0 once admitted). */
+export async function queuePosition(sql: Queryable, task: Task): Promise<number> {
+  if (task.status !== "queued" || task.admittedAt !== null) return 0;
+  const rows = await sql<{ ahead: number }[]>`
+    SELECT count(*)::int AS ahead FROM tasks
+     WHERE status = 'queued' AND admitted_at IS NULL AND seq < ${task.seq}`;
+  return rows[0]?.ahead ?? 0;
+}

@@ -13,6 +13,13 @@ export interface TaskParams {
   timeout_seconds?: number;
 }
 
+export interface Progress {
+  /** loading, simulating, fitting, storing */
+  phase: string;
+  /** 0 to 1 */
+  fraction: number;
+}
+
 export interface Task {
   id: string;
   seq: number;
@@ -27,6 +34,9 @@ export interface Task {
   admittedAt: Date | null;
   startedAt: Date | null;
   finishedAt: Date | null;
+  progress: Progress | null;
+  /** Bumped on every status or progress change (the SSE event id). */
+  version: number;
 }
 
 export interface TaskRow {
@@ -43,6 +53,8 @@ export interface TaskRow {
   admitted_at: Date | null;
   started_at: Date | null;
   finished_at: Date | null;
+  progress: Progress | null;
+  version: number;
 }
 
 export function toTask(row: TaskRow): Task {
@@ -60,5 +72,7 @@ export function toTask(row: TaskRow): Task {
     admittedAt: row.admitted_at,
     startedAt: row.started_at,
     finishedAt: row.finished_at,
+    progress: row.progress,
+    version: row.version,
   };
 }

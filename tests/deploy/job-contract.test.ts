@@ -34,6 +34,8 @@ const TASK: Task = {
   admittedAt: new Date(),
   startedAt: null,
   finishedAt: null,
+  progress: null,
+  version: 1,
 };
 
 function controllerConfig(objects: K8sObject[], release: string, namespace: string): Config {

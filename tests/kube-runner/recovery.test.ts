@@ -116,6 +116,8 @@ describe("Kubernetes runner under faults", () => {
       admittedAt: now,
       startedAt: null,
       finishedAt: null,
+      progress: null,
+      version: 1,
     });
     // A Job whose task does not exist.
     const strayId = "00000000-0000-4000-8000-000000000001";

@@ -122,7 +122,7 @@ async function waitReady(
 ): Promise<void> {
   let dead = false;
   void exited.then(() => (dead = true));
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (dead) throw new Error(`app exited before it was ready:\n${logs.join("\n")}`);
     try {
@@ -140,7 +140,7 @@ export async function waitForLog(
   logs: string[],
   exited: Promise<number | null>,
   text: string,
-  timeoutMs = 20_000,
+  timeoutMs = 60_000,
 ): Promise<void> {
   let dead = false;
   void exited.then(() => (dead = true));
