@@ -69,6 +69,40 @@ describe("Kubernetes runner on the stand-in API server", () => {
     assert.equal(created.length, 10, "exactly one Job created per task");
   });
 
+  test("500, 429 and a lost answer on create are retried: one Job, the task completes", async () => {
+    cluster.server.failNext(1, { verb: "create", resource: "jobs", status: 500 });
+    cluster.server.failNext(1, { verb: "create", resource: "jobs", status: 429 });
+    // The create happens, but its answer is lost: the retry meets AlreadyExists.
+    cluster.server.failNext(1, { verb: "create", resource: "jobs", afterCommit: true });
+    const before = cluster.server.requests({ verb: "create", resource: "jobs" }).length;
+    const task = await submit({ duration_seconds: 0 });
+    const done = await waitForStatus(
+      polling.url("polling"),
+      task.id,
+      ["completed", "failed"],
+      30_000,
+    );
+    assert.equal(done.status, "completed");
+    // The Job made by the lost-answer create may finish before the retry after it is sent.
+    const deadline = Date.now() + 15_000;
+    let creates = cluster.server.requests({ verb: "create", resource: "jobs" }).slice(before);
+    while (creates.length < 4 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      creates = cluster.server.requests({ verb: "create", resource: "jobs" }).slice(before);
+    }
+    assert.deepEqual(
+      creates.map((r) => r.status),
+      [500, 429, 500, 409],
+      "retried through the errors; the lost answer's retry met AlreadyExists",
+    );
+    assert.equal(
+      cluster.server
+        .list("jobs", NAMESPACE)
+        .filter((j) => j.metadata.name === `trainyard-train-${task.id}`).length,
+      1,
+    );
+  });
+
   test("cancel of a running task deletes its Job and kills the pod's process", async () => {
     const task = await submit({ duration_seconds: 60 });
     await waitForStatus(polling.url("polling"), task.id, ["running"]);
