@@ -25,7 +25,8 @@ export function taskView(task: Task): TaskView {
     created_at: task.createdAt.toISOString(),
     started_at: iso(task.startedAt),
     finished_at: iso(task.finishedAt),
-    progress: task.progress,
+    // A completed run's last report is "storing"; what a reader wants to see is that it is done.
+    progress: task.status === "completed" ? { phase: "done", fraction: 1 } : task.progress,
     ...(task.error ? { error: task.error } : {}),
   };
 }
