@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { waitForEnd } from "../tasks/waiter.js";
 import type { AppContext } from "./context.js";
 import { ApiError } from "./errors.js";
+import { registerLogs } from "./logs.js";
 import { registerPredict } from "./predict.js";
 import { idempotencyHeaders, trainBody } from "./schemas.js";
 import { accepted, registerTaskReads, resultBody, submitTask } from "./task-routes.js";
@@ -59,6 +60,7 @@ export function naiveApp(ctx: AppContext) {
       },
     );
     registerTaskReads(app, ctx);
+    registerLogs(app, ctx);
     registerPredict(app, ctx);
   };
 }

@@ -2,6 +2,7 @@
 // the client polls status, then fetches the result, and may cancel.
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "./context.js";
+import { registerLogs } from "./logs.js";
 import { registerPredict } from "./predict.js";
 import {
   registerCancel,
@@ -16,6 +17,7 @@ export function pollingApp(ctx: AppContext) {
     registerTaskReads(app, ctx);
     registerCancel(app, ctx);
     registerList(app, ctx);
+    registerLogs(app, ctx);
     registerPredict(app, ctx);
   };
 }

@@ -6,6 +6,7 @@ import { deliveriesOf, redeliver, type AttemptRecord, type Delivery } from "../w
 import { callbackUrlRefusal, MAX_CALLBACK_URL_LENGTH } from "../webhooks/url-policy.js";
 import type { AppContext } from "./context.js";
 import { ApiError } from "./errors.js";
+import { registerLogs } from "./logs.js";
 import { registerPredict } from "./predict.js";
 import { taskIdParams, webhookTrainBody } from "./schemas.js";
 import {
@@ -77,6 +78,7 @@ export function webhookApp(ctx: AppContext) {
         return reply.code(202).send(view(delivery, []));
       },
     );
+    registerLogs(app, ctx);
     registerPredict(app, ctx);
   };
 }
