@@ -17,6 +17,7 @@ import type { Task } from "../tasks/task.js";
 import { waitForEnd } from "../tasks/waiter.js";
 import type { AppContext } from "./context.js";
 import { ApiError } from "./errors.js";
+import { excludeFromLatency } from "./metrics-route.js";
 import { taskIdParams } from "./schemas.js";
 import { mustGetTask } from "./task-routes.js";
 
@@ -83,6 +84,7 @@ export function registerLogs(app: FastifyInstance, ctx: AppContext): void {
         }
         return reply.type(TEXT).send(data ?? Buffer.alloc(0));
       }
+      excludeFromLatency(request);
       return follow(ctx, source, task, tail, reply);
     },
   );

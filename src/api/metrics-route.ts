@@ -1,14 +1,24 @@
 // GET /metrics (Prometheus text format) and the request-latency histogram behind it. Latency is
 // labelled with the route pattern (/train/:id/status), never the raw URL: one series per route,
 // however many task ids there are. Requests that match no route share one label value.
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { httpRequestDuration, registry } from "../metrics/registry.js";
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 export const UNMATCHED_ROUTE = "(unmatched)";
 
+/**
+ * Streams (a followed log) last as long as the task: their duration is not latency and would
+ * swamp the route's histogram, so they are left out of it.
+ */
+const streams = new WeakSet<FastifyRequest>();
+export function excludeFromLatency(request: FastifyRequest): void {
+  streams.add(request);
+}
+
 export function registerMetrics(app: FastifyInstance, appName: string): void {
   app.addHook("onResponse", (request, reply, done) => {
+    if (streams.has(request)) return done();
     httpRequestDuration.observe(
       {
         app: appName,

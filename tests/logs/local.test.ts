@@ -9,6 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { lastBytes } from "../../src/runner/logs.js";
 import { startApp, type AppProcess } from "../support/app-process.js";
 import { freshDatabase } from "../support/database.js";
+import { scrape, sumOf } from "../support/prometheus.js";
 import { call, waitForStatus, type TaskBody } from "../support/http.js";
 
 /** Reads a streamed answer chunk by chunk, with the time each chunk arrived. */
@@ -124,6 +125,29 @@ describe("task logs, local runner", () => {
     assert.equal(bogus.body.field, "follow");
   });
 
+  test("the OpenAPI documents describe the logs route and its parameters", async () => {
+    for (const base of [api(), naive.url("naive"), webhook.url("webhook")]) {
+      const doc = await call<{
+        paths: Record<
+          string,
+          Record<
+            string,
+            {
+              parameters?: { name: string; in: string; schema?: { maximum?: number } }[];
+              responses: Record<string, { content?: Record<string, unknown> }>;
+            }
+          >
+        >;
+      }>("GET", `${base}/openapi.json`);
+      const op = doc.body.paths["/train/{id}/logs"]?.get;
+      assert.ok(op, `${base}: the route is documented`);
+      const params = new Map((op.parameters ?? []).map((p) => [`${p.in}:${p.name}`, p]));
+      assert.equal(params.get("query:tail_bytes")?.schema?.maximum, 4096);
+      assert.ok(params.has("query:follow") && params.has("path:id"));
+      assert.ok(op.responses["200"]?.content?.["text/plain"]);
+    }
+  });
+
   test("an unknown task is 404 task_not_found", async () => {
     const res = await call("GET", `${api()}/train/00000000-0000-4000-8000-000000000000/logs`);
     assert.equal(res.status, 404);
@@ -150,6 +174,13 @@ describe("task logs, local runner", () => {
     assert.ok(ended - started >= 1500, `the stream lasted the run (${ended - started} ms)`);
     const finished = new Date(done.finished_at ?? 0).getTime();
     assert.ok(ended - finished < 5000, `ended soon after the task (${ended - finished} ms)`);
+    // A stream's length is not latency: followed logs stay out of the latency histogram,
+    // whose logs-route sum would otherwise hold this stream's seconds.
+    const metrics = await scrape(api());
+    const sum = sumOf(metrics, "trainyard_http_request_duration_seconds_sum", {
+      route: "/train/:id/logs",
+    });
+    assert.ok(sum < 1, `the logs route's latency sum is ${sum} s`);
   });
 
   test("follow of a queued task waits for its run; a cancel ends the stream", async () => {

@@ -13,6 +13,12 @@ import { freePort } from "../support/ports.js";
 import { scrape, sumOf, valueOf, type Scrape } from "../support/prometheus.js";
 import { Receiver } from "../support/receiver.js";
 
+interface OpenApiOperation {
+  tags?: string[];
+  parameters?: { name: string; in: string; schema?: Record<string, unknown> }[];
+  responses: Record<string, { content?: Record<string, unknown> }>;
+}
+
 const ENV = { TRAINYARD_MAX_RUNNING: "1", TRAINYARD_WEBHOOK_BACKOFF_SECONDS: "1" };
 
 describe("metrics", () => {
@@ -83,6 +89,19 @@ describe("metrics", () => {
         assert.match(name, /^trainyard_/, name);
         if (type === "counter") assert.match(name, /_total$/, name);
       }
+    }
+  });
+
+  test("the OpenAPI documents describe /metrics", async () => {
+    for (const base of [polling.url("polling"), controller.url("controller")]) {
+      const doc = await call<{ paths: Record<string, Record<string, OpenApiOperation>> }>(
+        "GET",
+        `${base}/openapi.json`,
+      );
+      const op = doc.body.paths["/metrics"]?.get;
+      assert.ok(op, `${base}: /metrics in the document`);
+      assert.deepEqual(op.tags, ["operations"]);
+      assert.ok(op.responses["200"]?.content?.["text/plain"], "text/plain answer");
     }
   });
 
