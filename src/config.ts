@@ -76,6 +76,24 @@ export interface KubernetesConfig {
   kueueQueueName: string | undefined;
 }
 
+export interface RetentionConfig {
+  /** Finished tasks, delivery records and received callbacks older than this go; 0 keeps all. */
+  days: number;
+  /** How often the leading controller runs a retention pass. */
+  intervalSeconds: number;
+  /** Rows deleted per transaction: short transactions, short locks. */
+  batchSize: number;
+  /** Pause between two batches, so that a large backlog is deleted without crowding out work. */
+  batchPauseMs: number;
+}
+
+export interface LogsConfig {
+  /** How much of a task's log GET /train/{id}/logs returns when tail_bytes is not given. */
+  tailBytes: number;
+  /** The most tail_bytes may ask for. */
+  maxTailBytes: number;
+}
+
 export interface Config {
   /** Unset means: start the embedded Postgres in dataDir. */
   databaseUrl: string | undefined;
@@ -105,6 +123,8 @@ export interface Config {
   datasetPath: string | undefined;
   webhooks: WebhookConfig;
   kubernetes: KubernetesConfig;
+  retention: RetentionConfig;
+  logs: LogsConfig;
 }
 
 export class ConfigError extends Error {
@@ -235,6 +255,27 @@ function webhookConfig(env: Env): WebhookConfig {
   };
 }
 
+function retentionConfig(env: Env): RetentionConfig {
+  return {
+    days: int(env, "TRAINYARD_RETENTION_DAYS", 30, 0, 36500),
+    intervalSeconds: int(env, "TRAINYARD_RETENTION_INTERVAL_SECONDS", 3600, 1, 7 * 86400),
+    batchSize: int(env, "TRAINYARD_RETENTION_BATCH_SIZE", 500, 1, 10000),
+    batchPauseMs: int(env, "TRAINYARD_RETENTION_BATCH_PAUSE_MS", 100, 0, 60000),
+  };
+}
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+
+function logsConfig(env: Env): LogsConfig {
+  const maxTailBytes = int(env, "TRAINYARD_LOG_MAX_TAIL_BYTES", MIB, KIB, 64 * MIB);
+  const tailFallback = Math.min(64 * KIB, maxTailBytes);
+  return {
+    tailBytes: int(env, "TRAINYARD_LOG_TAIL_BYTES", tailFallback, 0, maxTailBytes),
+    maxTailBytes,
+  };
+}
+
 const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
 
 function inClusterNamespace(): string | undefined {
@@ -355,6 +396,8 @@ export function loadConfig(env: Env = process.env): Config {
     datasetPath: env.TRAINYARD_DATASET_PATH?.trim() || undefined,
     webhooks: webhookConfig(env),
     kubernetes: kubernetesConfig(env),
+    retention: retentionConfig(env),
+    logs: logsConfig(env),
   };
 }
 

@@ -20,14 +20,18 @@ import {
   type HttpAppName,
 } from "./config.js";
 import { Controller } from "./controller/controller.js";
+import { RetentionLoop } from "./controller/retention.js";
 import { connect } from "./db/connect.js";
 import { startEmbeddedPostgres } from "./db/embedded.js";
 import { migrate } from "./db/migrate.js";
 import type { Pool } from "./db/queryable.js";
 import { createLogger } from "./log.js";
+import { installTaskStatsGauges } from "./metrics/task-stats.js";
 import { LatestModelCache } from "./models/cache.js";
 import { KubernetesRunner, loadKubeConfig } from "./runner/kubernetes/runner.js";
 import { LocalRunner } from "./runner/local.js";
+import { createLogSource } from "./runner/log-source.js";
+import { removeLocalLogs } from "./runner/logs.js";
 import type { Runner } from "./runner/runner.js";
 import { TaskEvents } from "./tasks/events.js";
 import { WebhookDispatcher } from "./webhooks/dispatcher.js";
@@ -128,6 +132,7 @@ async function serve(
   log: Logger,
 ): Promise<void> {
   const shutdown = new AbortController();
+  installTaskStatsGauges(sql, config.maxRunning, log.child({ component: "metrics" }));
   const events = new TaskEvents(sql, log.child({ component: "events" }));
   await events.start();
   const ctx: AppContext = {
@@ -138,6 +143,7 @@ async function serve(
     log,
     shutdown: shutdown.signal,
     readiness: [],
+    logs: createLogSource(config, sql),
   };
 
   const servers: FastifyInstance[] = [];
@@ -156,6 +162,7 @@ async function serve(
 
   let controller: Controller | undefined;
   let dispatcher: WebhookDispatcher | undefined;
+  let retention: RetentionLoop | undefined;
   if (appName === "controller" || appName === "all") {
     const runner = makeRunner(config, db.url, sql, log.child({ component: "runner" }));
     controller = new Controller(
@@ -166,10 +173,22 @@ async function serve(
       log.child({ component: "controller" }),
     );
     controller.start();
+    const leader = controller;
+    // Only the leader deletes; with the local runner the deleted tasks' log files go too.
+    retention = new RetentionLoop(
+      sql,
+      config.retention,
+      () => leader.isLeader,
+      log.child({ component: "retention" }),
+      config.runner === "local"
+        ? (ids) => removeLocalLogs(join(config.dataDir, "logs"), ids)
+        : undefined,
+    );
+    retention.start();
     const problem = runner.problem?.bind(runner);
     if (problem) ctx.readiness.push(problem);
     if (appName === "controller") {
-      // No API of its own: health only, so that probes see e.g. missing RBAC rights.
+      // No API of its own: health and metrics, so that probes see e.g. missing RBAC rights.
       const health = await buildServer("controller", ctx, () => undefined);
       await health.listen({ host: config.host, port: config.controllerPort });
       servers.push(health);
@@ -194,6 +213,7 @@ async function serve(
     }, config.shutdownGraceSeconds * 1000);
     force.unref();
     await Promise.allSettled(servers.map((s) => s.close()));
+    await retention?.stop();
     await controller?.stop();
     await dispatcher?.stop();
     await events.stop();

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Config } from "../config.js";
 import type { Pool } from "../db/queryable.js";
 import type { LatestModelCache } from "../models/cache.js";
+import type { LogSource } from "../runner/logs.js";
 import type { TaskEvents } from "../tasks/events.js";
 
 export interface AppContext {
@@ -16,4 +17,6 @@ export interface AppContext {
   shutdown: AbortSignal;
   /** More readiness conditions (e.g. the runner can reach Kubernetes): each names a problem. */
   readiness: (() => string | undefined)[];
+  /** Where the tasks' logs are read (the runner's: a local file or the pod's log). */
+  logs: LogSource;
 }

@@ -7,6 +7,7 @@ import { waitForEnd } from "../tasks/waiter.js";
 import type { AppContext } from "./context.js";
 import { registerTaskWatch } from "./task-watch.js";
 import { ApiError } from "./errors.js";
+import { registerLogs } from "./logs.js";
 import { registerPredict } from "./predict.js";
 import { idempotencyHeaders, trainBody } from "./schemas.js";
 import { accepted, registerTaskReads, resultBody, submitTask } from "./task-routes.js";
@@ -61,6 +62,7 @@ export function naiveApp(ctx: AppContext) {
     );
     registerTaskReads(app, ctx);
     registerTaskWatch(app, ctx);
+    registerLogs(app, ctx);
     registerPredict(app, ctx);
   };
 }

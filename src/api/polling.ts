@@ -3,6 +3,7 @@
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "./context.js";
 import { registerTaskWatch } from "./task-watch.js";
+import { registerLogs } from "./logs.js";
 import { registerPredict } from "./predict.js";
 import {
   registerCancel,
@@ -18,6 +19,7 @@ export function pollingApp(ctx: AppContext) {
     registerTaskWatch(app, ctx);
     registerCancel(app, ctx);
     registerList(app, ctx);
+    registerLogs(app, ctx);
     registerPredict(app, ctx);
   };
 }

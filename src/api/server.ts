@@ -8,6 +8,7 @@ import type { HttpAppName } from "../config.js";
 import type { AppContext } from "./context.js";
 import { installErrorHandlers } from "./error-handler.js";
 import { registerHealth } from "./health.js";
+import { registerMetrics } from "./metrics-route.js";
 import { installValidators } from "./validation.js";
 
 export const APP_TITLES: Record<HttpAppName | "controller", string> = {
@@ -15,7 +16,7 @@ export const APP_TITLES: Record<HttpAppName | "controller", string> = {
   polling: "trainyard polling API: submit, then poll status and result",
   webhook: "trainyard webhook API: the result is POSTed to your callback_url",
   "webhook-client": "trainyard webhook client: receives callbacks",
-  controller: "trainyard controller: health only",
+  controller: "trainyard controller: health and metrics",
 };
 
 export async function buildServer(
@@ -48,6 +49,8 @@ export async function buildServer(
       info: { title: APP_TITLES[name], version: "0.1.0" },
     },
   });
+  // Before every route, so that its latency hook sees them all.
+  registerMetrics(app, name);
   registerHealth(app, ctx);
   await register(app);
   app.get("/openapi.json", { schema: { hide: true } }, () => app.swagger());

@@ -7,6 +7,7 @@ import { callbackUrlRefusal, MAX_CALLBACK_URL_LENGTH } from "../webhooks/url-pol
 import type { AppContext } from "./context.js";
 import { registerTaskWatch } from "./task-watch.js";
 import { ApiError } from "./errors.js";
+import { registerLogs } from "./logs.js";
 import { registerPredict } from "./predict.js";
 import { taskIdParams, webhookTrainBody } from "./schemas.js";
 import {
@@ -79,6 +80,7 @@ export function webhookApp(ctx: AppContext) {
         return reply.code(202).send(view(delivery, []));
       },
     );
+    registerLogs(app, ctx);
     registerPredict(app, ctx);
   };
 }

@@ -5,6 +5,7 @@
 // Two controllers, or one restarted mid-admission, can never admit past the cap, because
 // the count and the admission are serialised by the lock and committed together.
 import type { Pool } from "../db/queryable.js";
+import { observeFinishedTask, type FinishedTaskTimes } from "../metrics/registry.js";
 import { toTask, type Task, type TaskRow } from "../tasks/task.js";
 
 export const ADMISSION_LOCK = 7_461_000;
@@ -42,13 +43,18 @@ export async function activeTasks(sql: Pool): Promise<Task[]> {
   return rows.map(toTask);
 }
 
-/** Gives a finished task's slot back, once nothing runs for it any more. */
+/**
+ * Gives a finished task's slot back, once nothing runs for it any more. The guarded UPDATE
+ * returns the row to exactly one caller across every controller: that is where the task's
+ * queue wait and run time are recorded, once.
+ */
 export async function releaseSlot(sql: Pool, taskId: string): Promise<boolean> {
-  const rows = await sql`
+  const rows = await sql<FinishedTaskTimes[]>`
     UPDATE tasks SET released_at = now()
      WHERE id = ${taskId} AND released_at IS NULL
        AND status IN ('completed', 'failed', 'cancelled')
-    RETURNING id`;
+    RETURNING status, created_at, started_at, finished_at`;
+  for (const row of rows) observeFinishedTask(row);
   return rows.length === 1;
 }
 

@@ -9,6 +9,7 @@ import pRetry, { AbortError } from "p-retry";
 import type { Logger } from "pino";
 import type { WebhookConfig } from "../config.js";
 import type { Pool } from "../db/queryable.js";
+import { webhookAttempts } from "../metrics/registry.js";
 import {
   beginAttempt,
   claimDue,
@@ -200,6 +201,7 @@ export class WebhookDispatcher {
           // Jitter can double an exponential wait: the lease covers the longest one.
           { state, nextDelayMs: waitMs, leaseMs: this.leaseMs(exponential ? 2 * waitMs : waitMs) },
         );
+        webhookAttempts.inc({ outcome: state === "pending" ? "retry" : state });
         log.info(
           {
             attempt: attempts,

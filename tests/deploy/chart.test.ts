@@ -252,6 +252,16 @@ const VARIANTS: Variant[] = [
         assert.equal(allowsAll(name), false, name);
       }
       assert.equal(allowsAll("trainyard-controller"), false);
+      // The controller and the log-serving APIs (GET /train/{id}/logs) reach the Kubernetes
+      // API server; the webhook client does not.
+      const reachesApiServer = (name: string): boolean =>
+        (byName.get(name)?.spec?.egress ?? []).some((rule) =>
+          (rule.ports ?? []).some((p) => p.port === 6443),
+        );
+      for (const name of ["trainyard-controller", "trainyard-naive", "trainyard-polling"]) {
+        assert.equal(reachesApiServer(name), true, name);
+      }
+      assert.equal(reachesApiServer("trainyard-webhook-client"), false);
     },
   },
   {

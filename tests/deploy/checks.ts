@@ -15,6 +15,15 @@ export const CONTROLLER_RULES = [
   { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
 ];
 
+/** The log-serving APIs' whole Role: read the training pods and their logs, nothing else. */
+export const API_LOG_RULES = [
+  { apiGroups: [""], resources: ["pods"], verbs: ["get", "list"] },
+  { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
+];
+
+/** The pods that talk to the Kubernetes API: the controller, and the APIs that serve logs. */
+const TOKEN_COMPONENTS = ["controller", "naive", "polling", "webhook"];
+
 export function assertValidObjects(objects: K8sObject[]): void {
   assert.ok(objects.length > 0, "the render is empty");
   const problems = objects.flatMap(schemaProblems);
@@ -69,8 +78,8 @@ export function assertHardened(objects: K8sObject[]): void {
     // Service links would define e.g. TRAINYARD_WEBHOOK_PORT=tcp://... (release "trainyard").
     assert.equal(pod.enableServiceLinks, false, `${where}: enableServiceLinks`);
     const component = object.metadata.labels?.["app.kubernetes.io/component"];
-    // Only the controller talks to the Kubernetes API.
-    const wantsToken = component === "controller";
+    // Only the controller and the log-serving APIs talk to the Kubernetes API.
+    const wantsToken = TOKEN_COMPONENTS.includes(component ?? "");
     assert.equal(pod.automountServiceAccountToken, wantsToken, `${where}: token automount`);
     for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
       assertContainerHardened(`${where} ${container.name}`, container, pod);
@@ -87,28 +96,34 @@ function sortedRules(role: Role): unknown {
 }
 
 /**
- * RBAC is exactly: one Role with the controller's minimal rules, one RoleBinding of it to the
- * controller's ServiceAccount, no cluster-wide objects; the API and worker accounts have no
- * token and no binding.
+ * RBAC is exactly: the controller's Role with its minimal rules bound to the controller's
+ * ServiceAccount, the read-only log Role bound to the API account, no cluster-wide objects;
+ * the API and worker accounts mount no token themselves, and the worker's has no binding.
  */
 export function assertRbac(objects: K8sObject[], prefix: string, namespace: string): void {
   assert.deepEqual(ofKind(objects, "ClusterRole"), [], "no ClusterRole");
   assert.deepEqual(ofKind(objects, "ClusterRoleBinding"), [], "no ClusterRoleBinding");
-  const roles = ofKind(objects, "Role") as unknown as Role[];
-  assert.equal(roles.length, 1, "exactly one Role");
-  const role = roles[0] as Role;
-  assert.deepEqual(sortedRules(role), CONTROLLER_RULES);
+  const roles = new Map(
+    (ofKind(objects, "Role") as unknown as Role[]).map((r) => [r.metadata?.name, r]),
+  );
+  assert.deepEqual([...roles.keys()].sort(), [`${prefix}-api-logs`, `${prefix}-controller`]);
+  assert.deepEqual(sortedRules(roles.get(`${prefix}-controller`) as Role), CONTROLLER_RULES);
+  assert.deepEqual(sortedRules(roles.get(`${prefix}-api-logs`) as Role), API_LOG_RULES);
   const bindings = ofKind(objects, "RoleBinding") as unknown as RoleBinding[];
-  assert.equal(bindings.length, 1, "exactly one RoleBinding");
-  const binding = bindings[0] as RoleBinding;
-  assert.deepEqual(binding.roleRef, {
-    apiGroup: "rbac.authorization.k8s.io",
-    kind: "Role",
-    name: role.metadata?.name,
-  });
-  assert.deepEqual(binding.subjects, [
-    { kind: "ServiceAccount", name: `${prefix}-controller`, namespace },
-  ]);
+  assert.equal(bindings.length, 2, "one RoleBinding per Role");
+  for (const [role, account] of [
+    [`${prefix}-controller`, `${prefix}-controller`],
+    [`${prefix}-api-logs`, `${prefix}-api`],
+  ] as const) {
+    const binding = bindings.find((b) => b.metadata?.name === role);
+    assert.ok(binding, `RoleBinding ${role}`);
+    assert.deepEqual(binding.roleRef, {
+      apiGroup: "rbac.authorization.k8s.io",
+      kind: "Role",
+      name: role,
+    });
+    assert.deepEqual(binding.subjects, [{ kind: "ServiceAccount", name: account, namespace }]);
+  }
 
   const accounts = new Map(ofKind(objects, "ServiceAccount").map((sa) => [sa.metadata.name, sa]));
   assert.deepEqual([...accounts.keys()].sort(), [
