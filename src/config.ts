@@ -117,6 +117,10 @@ export interface Config {
   cancelGraceSeconds: number;
   resyncSeconds: number;
   bodyLimitBytes: number;
+  /** Request line plus headers; beyond it the answer is 431. */
+  maxHeaderBytes: number;
+  /** The whole request (headers and body) must arrive within this; else 408. */
+  requestTimeoutSeconds: number;
   shutdownGraceSeconds: number;
   dbPoolSize: number;
   /** Where the penguins CSV lives; the worker reads it. */
@@ -391,6 +395,8 @@ export function loadConfig(env: Env = process.env): Config {
     cancelGraceSeconds: int(env, "TRAINYARD_CANCEL_GRACE_SECONDS", 5, 0, 600),
     resyncSeconds: int(env, "TRAINYARD_RESYNC_SECONDS", 30, 1, 86400),
     bodyLimitBytes: int(env, "TRAINYARD_BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
+    maxHeaderBytes: int(env, "TRAINYARD_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
+    requestTimeoutSeconds: int(env, "TRAINYARD_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
     shutdownGraceSeconds: int(env, "TRAINYARD_SHUTDOWN_GRACE_SECONDS", 10, 0, 600),
     dbPoolSize: int(env, "TRAINYARD_DB_POOL_SIZE", 10, 1, 100),
     datasetPath: env.TRAINYARD_DATASET_PATH?.trim() || undefined,

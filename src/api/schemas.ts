@@ -47,6 +47,9 @@ export function webhookTrainBody(
         type: "string",
         minLength: 1,
         maxLength: maxUrlLength,
+        // No control characters (URL parsers drop some silently; Postgres text refuses NUL) and
+        // no lone surrogates: what is stored is what was checked.
+        pattern: "^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$",
         description: "absolute http(s) URL the result is POSTed to when the task ends",
       },
     },

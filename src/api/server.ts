@@ -9,6 +9,8 @@ import type { AppContext } from "./context.js";
 import { installErrorHandlers } from "./error-handler.js";
 import { registerHealth } from "./health.js";
 import { registerMetrics } from "./metrics-route.js";
+import { installBodyDepthLimit } from "./json-depth.js";
+import { clientErrorHandler, frameworkErrors, installProtocolGuards } from "./protocol-errors.js";
 import { installValidators } from "./validation.js";
 
 export const APP_TITLES: Record<HttpAppName | "controller", string> = {
@@ -27,17 +29,34 @@ export async function buildServer(
   // pino's Logger type is wider than fastify's; seen through fastify's type, the instance stays
   // a plain FastifyInstance that every plugin accepts.
   const logger: FastifyBaseLogger = ctx.log.child({ http_app: name });
+  const { config } = ctx;
+  const requestTimeoutMs = config.requestTimeoutSeconds * 1000;
   const app = Fastify({
     loggerInstance: logger,
-    bodyLimit: ctx.config.bodyLimitBytes,
-    // Bounded headers keep a hostile client from holding memory.
+    bodyLimit: config.bodyLimitBytes,
+    // Bounded path segments, headers and arrival time keep a hostile client from holding memory
+    // or connections (a slowly dribbled request gets 408 once its time is up).
     routerOptions: { maxParamLength: 200 },
+    requestTimeout: requestTimeoutMs,
+    http: {
+      maxHeaderSize: config.maxHeaderBytes,
+      headersTimeout: requestTimeoutMs,
+      // How often Node looks for requests past their time; its default (30 s) would let a short
+      // timeout run long.
+      connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeoutMs / 4)),
+      // Checked in protocol-errors.ts instead, so that the answer is problem+json.
+      requireHostHeader: false,
+    },
+    clientErrorHandler,
+    frameworkErrors,
     requestIdHeader: "x-request-id",
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
   installErrorHandlers(app);
+  installProtocolGuards(app);
   installValidators(app);
+  installBodyDepthLimit(app);
   // A keep-alive connection that was busy when close() began would keep the server open after
   // its answer: asking the client to close it lets shutdown finish once in-flight work is done.
   app.addHook("onSend", async (_request, reply) => {

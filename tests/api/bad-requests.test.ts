@@ -281,6 +281,42 @@ const CASES: Case[] = [
     code: "validation_failed",
     field: "data.bill_depth_mm",
   },
+  // Found by tests/fuzz: deep bodies broke Postgres and JSON.stringify (500s).
+  {
+    name: "body nested deeper than 32 levels",
+    method: "POST",
+    path: "/predict",
+    body: `{"data":${"[".repeat(40)}${"]".repeat(40)}}`,
+    status: 400,
+    code: "invalid_body",
+    field: "body",
+  },
+  {
+    name: "body nested 30,000 levels deep",
+    method: "POST",
+    path: "/train",
+    body: `{"x":${"[".repeat(30_000)}${"]".repeat(30_000)}}`,
+    status: 400,
+    code: "invalid_body",
+    field: "body",
+  },
+  // Found by tests/fuzz: fastify answered these as application/json, not problem+json.
+  {
+    name: "id past the router's segment limit",
+    method: "GET",
+    path: `/train/${"a".repeat(300)}/status`,
+    status: 414,
+    code: "uri_too_long",
+    field: "url",
+  },
+  {
+    name: "path that does not percent-decode",
+    method: "GET",
+    path: "/train/%E0%A4%A/status",
+    status: 400,
+    code: "malformed_request",
+    field: "url",
+  },
   { name: "no such route", method: "GET", path: "/nope", status: 404, code: "not_found" },
   { name: "wrong method", method: "PUT", path: "/train", body: {}, status: 404, code: "not_found" },
 ];
@@ -313,5 +349,57 @@ describe("bad requests", () => {
   test("nothing was stored by the rejected submissions", async () => {
     const rows = await db.sql`SELECT count(*)::int AS n FROM tasks`;
     assert.equal(rows[0]?.n, 0);
+  });
+});
+
+// The webhook apps store what clients send (callback_url, callback bodies): each of these once
+// reached Postgres and came back as a 500 (found by tests/fuzz).
+describe("bad requests to the webhook apps", () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let webhook: AppProcess;
+  let client: AppProcess;
+
+  before(async () => {
+    db = await freshDatabase();
+    [webhook, client] = await Promise.all([
+      startApp("webhook", { databaseUrl: db.url }),
+      startApp("webhook-client", { databaseUrl: db.url }),
+    ]);
+  });
+  after(async () => {
+    await Promise.all([webhook?.stop(), client?.stop()]);
+    await db?.drop();
+  });
+
+  for (const [name, suffix] of [
+    ["a NUL", "\u0000"],
+    ["a newline", "\n"],
+    ["a lone surrogate", "\ud800"],
+  ]) {
+    test(`callback_url with ${name}: 400 naming callback_url, nothing stored`, async () => {
+      const url = `${client.url("webhook-client")}/callback${suffix}`;
+      const res = await call("POST", `${webhook.url("webhook")}/train`, { callback_url: url });
+      assert.equal(res.status, 400, res.text);
+      assert.match(res.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      assert.equal(res.body.code, "validation_failed");
+      assert.equal(res.body.field, "callback_url");
+    });
+  }
+
+  test("a callback nested 10,000 levels deep is refused, and the list still answers", async () => {
+    const deep = `{"id":"x","result":${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}}`;
+    const res = await call("POST", `${client.url("webhook-client")}/callback`, deep);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.code, "invalid_body");
+    assert.equal(res.body.field, "body");
+    const list = await call("GET", `${client.url("webhook-client")}/callbacks`);
+    assert.equal(list.status, 200, list.text);
+  });
+
+  test("nothing was stored by the rejected requests", async () => {
+    const [tasks] = await db.sql`SELECT count(*)::int AS n FROM tasks`;
+    const [callbacks] = await db.sql`SELECT count(*)::int AS n FROM webhook_callbacks`;
+    assert.equal(tasks?.n, 0);
+    assert.equal(callbacks?.n, 0);
   });
 });
