@@ -166,6 +166,12 @@ describe("fuzzing every app", () => {
     });
     assert.equal(polled.status, 202, polled.text);
     assert.equal(hooked.status, 202, hooked.text);
+    // Known ids must belong to finished tasks: on a queued one, GET /events streams and GET
+    // /wait holds until the task ends, which is their contract, not a hang.
+    for (const id of [polled.body.id, hooked.body.id]) {
+      const cancelled = await call<TaskBody>("DELETE", `${url("polling")}/train/${id}`);
+      assert.equal(cancelled.body.status, "cancelled", cancelled.text);
+    }
     const targets: Target[] = [];
     for (const app of APPS) {
       const proc = apps.get(app) as AppProcess;
