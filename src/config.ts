@@ -1,6 +1,7 @@
 // The only reader of process.env. Every setting is typed, defaulted and validated here, once,
 // at start-up; a bad value stops the process with a message naming the variable.
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { resolve } from "node:path";
 
 export const APP_NAMES = [
@@ -44,6 +45,8 @@ export interface WebhookConfig {
   /** The webhook client: its own public callback URL and the webhook server it asks to train. */
   clientPublicUrl: string;
   serverUrl: string;
+  /** The bearer token the webhook client sends to the webhook server (when that has auth on). */
+  serverToken: string | undefined;
 }
 
 export interface KubernetesConfig {
@@ -121,6 +124,14 @@ export interface Config {
   maxHeaderBytes: number;
   /** The whole request (headers and body) must arrive within this; else 408. */
   requestTimeoutSeconds: number;
+  /** Bearer tokens with full access, and read-only ones. Both empty: no authentication. */
+  apiTokens: string[];
+  apiReadTokens: string[];
+  /** POST /train per client (token, else address) per minute, per process; 0 is no limit. */
+  submitRatePerMinute: number;
+  submitBurst: number;
+  /** Proxies (addresses or CIDRs) whose X-Forwarded-For names the client; empty: none. */
+  trustProxy: string[];
   shutdownGraceSeconds: number;
   dbPoolSize: number;
   /** Where the penguins CSV lives; the worker reads it. */
@@ -236,6 +247,50 @@ function signingSecrets(env: Env): string[] {
   return secrets;
 }
 
+// RFC 6750's token68 alphabet; 16 characters at least, so that a token cannot be guessed.
+const TOKEN = /^[A-Za-z0-9._~+/-]{16,512}=*$/;
+
+function tokens(env: Env, name: string): string[] {
+  const values = list(env, name);
+  // Never echo a value: it is a secret.
+  if (values.some((t) => !TOKEN.test(t))) {
+    throw new ConfigError(
+      name,
+      "each token must be 16 to 512 characters of A-Z a-z 0-9 - . _ ~ + / (then any =)",
+    );
+  }
+  return values;
+}
+
+function apiTokens(env: Env): { full: string[]; read: string[] } {
+  const full = tokens(env, "TRAINYARD_API_TOKENS");
+  const read = tokens(env, "TRAINYARD_API_READ_TOKENS");
+  if (read.some((t) => full.includes(t))) {
+    throw new ConfigError("TRAINYARD_API_READ_TOKENS", "a token cannot be read-only and full too");
+  }
+  return { full, read };
+}
+
+function serverToken(env: Env): string | undefined {
+  const [token, ...more] = tokens(env, "TRAINYARD_WEBHOOK_SERVER_TOKEN");
+  if (more.length > 0) throw new ConfigError("TRAINYARD_WEBHOOK_SERVER_TOKEN", "takes one token");
+  return token;
+}
+
+function proxies(env: Env, name: string): string[] {
+  const values = list(env, name);
+  for (const value of values) {
+    const [address = "", prefix, ...rest] = value.split("/");
+    const version = isIP(address);
+    const bits = version === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
+    if (version === 0 || !prefixOk || rest.length > 0) {
+      throw new ConfigError(name, `must be IP addresses or CIDR ranges, got "${value}"`);
+    }
+  }
+  return values;
+}
+
 function webhookConfig(env: Env): WebhookConfig {
   const backoffSeconds = int(env, "TRAINYARD_WEBHOOK_BACKOFF_SECONDS", 2, 0, 3600);
   return {
@@ -256,6 +311,7 @@ function webhookConfig(env: Env): WebhookConfig {
     concurrency: int(env, "TRAINYARD_WEBHOOK_CONCURRENCY", 16, 1, 1000),
     clientPublicUrl: httpUrl(env, "TRAINYARD_WEBHOOK_CLIENT_PUBLIC_URL", "http://localhost:8006"),
     serverUrl: httpUrl(env, "TRAINYARD_WEBHOOK_SERVER_URL", "http://localhost:8005"),
+    serverToken: serverToken(env),
   };
 }
 
@@ -364,6 +420,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxDurationSeconds,
   );
   const maxTimeoutSeconds = int(env, "TRAINYARD_MAX_TIMEOUT_SECONDS", 86400, 1, 604800);
+  const { full, read } = apiTokens(env);
   return {
     databaseUrl: databaseUrl(env),
     dataDir: resolve(env.TRAINYARD_DATA_DIR?.trim() || ".trainyard"),
@@ -397,6 +454,11 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimitBytes: int(env, "TRAINYARD_BODY_LIMIT_BYTES", 64 * 1024, 1024, 16 * 1024 * 1024),
     maxHeaderBytes: int(env, "TRAINYARD_MAX_HEADER_BYTES", 16 * 1024, 1024, 1024 * 1024),
     requestTimeoutSeconds: int(env, "TRAINYARD_REQUEST_TIMEOUT_SECONDS", 30, 1, 3600),
+    apiTokens: full,
+    apiReadTokens: read,
+    submitRatePerMinute: int(env, "TRAINYARD_SUBMIT_RATE_PER_MINUTE", 60, 0, 1_000_000),
+    submitBurst: int(env, "TRAINYARD_SUBMIT_BURST", 30, 1, 1_000_000),
+    trustProxy: proxies(env, "TRAINYARD_TRUST_PROXY"),
     shutdownGraceSeconds: int(env, "TRAINYARD_SHUTDOWN_GRACE_SECONDS", 10, 0, 600),
     dbPoolSize: int(env, "TRAINYARD_DB_POOL_SIZE", 10, 1, 100),
     datasetPath: env.TRAINYARD_DATASET_PATH?.trim() || undefined,

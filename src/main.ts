@@ -1,83 +1,28 @@
 #!/usr/bin/env node
-// `trainyard <app>`: reads the config, gets a database (DATABASE_URL, or the embedded one),
-// migrates it, and starts the chosen app(s). SIGTERM/SIGINT shut down gracefully.
-import { join } from "node:path";
-import type { FastifyInstance } from "fastify";
+// `trainyard <app>`: reads the config and starts the chosen app(s), or runs one training
+// (`worker <task-id>`). The worker path imports only what a training needs; the apps are
+// loaded from serve.ts on demand (a worker starts once per training, so its start-up counts).
 import type { Logger } from "pino";
-import { naiveApp } from "./api/naive.js";
-import { pollingApp } from "./api/polling.js";
-import { webhookClientApp } from "./api/webhook-client.js";
-import { webhookApp } from "./api/webhook.js";
-import { buildServer } from "./api/server.js";
-import type { AppContext } from "./api/context.js";
-import {
-  APP_NAMES,
-  ConfigError,
-  loadConfig,
-  workerEnvironment,
-  type AppName,
-  type Config,
-  type HttpAppName,
-} from "./config.js";
-import { Controller } from "./controller/controller.js";
-import { RetentionLoop } from "./controller/retention.js";
+import { APP_NAMES, ConfigError, loadConfig, type AppName, type Config } from "./config.js";
 import { connect } from "./db/connect.js";
-import { startEmbeddedPostgres } from "./db/embedded.js";
-import { migrate } from "./db/migrate.js";
-import type { Pool } from "./db/queryable.js";
 import { createLogger } from "./log.js";
-import { installTaskStatsGauges } from "./metrics/task-stats.js";
-import { LatestModelCache } from "./models/cache.js";
-import { KubernetesRunner, loadKubeConfig } from "./runner/kubernetes/runner.js";
-import { LocalRunner } from "./runner/local.js";
-import { createLogSource } from "./runner/log-source.js";
-import { removeLocalLogs } from "./runner/logs.js";
-import type { Runner } from "./runner/runner.js";
-import { TaskEvents } from "./tasks/events.js";
-import { WebhookDispatcher } from "./webhooks/dispatcher.js";
-import { runWorker } from "./worker.js";
-
-const HTTP_APP_FACTORIES: Record<HttpAppName, (ctx: AppContext) => (app: FastifyInstance) => void> =
-  {
-    naive: naiveApp,
-    polling: pollingApp,
-    webhook: webhookApp,
-    "webhook-client": webhookClientApp,
-  };
 
 function usage(): never {
   process.stderr.write(`usage: trainyard <${APP_NAMES.join(" | ")}> [task-id for worker]\n`);
   process.exit(2);
 }
 
-async function database(
-  config: Config,
-  log: Logger,
-): Promise<{ url: string; stop?: () => Promise<void> }> {
-  if (config.databaseUrl) return { url: config.databaseUrl };
-  const embedded = await startEmbeddedPostgres({
-    dataDir: join(config.dataDir, "postgres"),
-    port: config.embeddedPostgresPort,
-    log: log.child({ component: "embedded-postgres" }),
-  });
-  return { url: embedded.url, stop: () => embedded.stop() };
-}
-
-function makeRunner(config: Config, databaseUrl: string, sql: Pool, log: Logger): Runner {
-  if (config.runner === "kubernetes") {
-    const { kubeconfig, inCluster } = config.kubernetes;
-    return new KubernetesRunner(loadKubeConfig(kubeconfig, inCluster), config, log);
+async function runWorkerProcess(config: Config, taskId: string, log: Logger): Promise<never> {
+  if (!config.databaseUrl) {
+    log.fatal("the worker needs DATABASE_URL; it never starts a database of its own");
+    process.exit(2);
   }
-  return new LocalRunner(
-    sql,
-    {
-      logDir: join(config.dataDir, "logs"),
-      cancelGraceMs: config.cancelGraceSeconds * 1000,
-      workerEnv: workerEnvironment(config, databaseUrl),
-      defaultTimeoutMs: config.defaultTimeoutSeconds * 1000,
-    },
-    log,
+  const { runWorker } = await import("./worker.js");
+  const sql = connect(config.databaseUrl, { max: 2, applicationName: "trainyard-worker" });
+  const code = await runWorker(sql, taskId, { datasetPath: config.datasetPath }, log).finally(() =>
+    sql.end({ timeout: 5 }),
   );
+  process.exit(code);
 }
 
 async function main(): Promise<void> {
@@ -107,124 +52,10 @@ async function main(): Promise<void> {
 
   if (appName === "worker") {
     if (!taskId) usage();
-    if (!config.databaseUrl) {
-      log.fatal("the worker needs DATABASE_URL; it never starts a database of its own");
-      process.exit(2);
-    }
-    const sql = connect(config.databaseUrl, { max: 2, applicationName: "trainyard-worker" });
-    const code = await runWorker(sql, taskId, { datasetPath: config.datasetPath }, log).finally(
-      () => sql.end({ timeout: 5 }),
-    );
-    process.exit(code);
+    await runWorkerProcess(config, taskId, log);
   }
-
-  const db = await database(config, log);
-  const sql = connect(db.url, { max: config.dbPoolSize, applicationName: `trainyard-${appName}` });
-  await migrate(sql, log);
-  await serve(appName, config, db, sql, log);
-}
-
-async function serve(
-  appName: Exclude<AppName, "worker">,
-  config: Config,
-  db: { url: string; stop?: () => Promise<void> },
-  sql: Pool,
-  log: Logger,
-): Promise<void> {
-  const shutdown = new AbortController();
-  installTaskStatsGauges(sql, config.maxRunning, log.child({ component: "metrics" }));
-  const events = new TaskEvents(sql, log.child({ component: "events" }));
-  await events.start();
-  const ctx: AppContext = {
-    sql,
-    events,
-    models: new LatestModelCache(sql, events),
-    config,
-    log,
-    shutdown: shutdown.signal,
-    readiness: [],
-    logs: createLogSource(config, sql),
-  };
-
-  const servers: FastifyInstance[] = [];
-  const httpApps: HttpAppName[] =
-    appName === "all"
-      ? (Object.keys(HTTP_APP_FACTORIES) as HttpAppName[])
-      : appName === "controller"
-        ? []
-        : [appName];
-  for (const name of httpApps) {
-    const factory = HTTP_APP_FACTORIES[name];
-    const server = await buildServer(name, ctx, factory(ctx));
-    await server.listen({ host: config.host, port: config.ports[name] });
-    servers.push(server);
-  }
-
-  let controller: Controller | undefined;
-  let dispatcher: WebhookDispatcher | undefined;
-  let retention: RetentionLoop | undefined;
-  if (appName === "controller" || appName === "all") {
-    const runner = makeRunner(config, db.url, sql, log.child({ component: "runner" }));
-    controller = new Controller(
-      sql,
-      events,
-      runner,
-      { maxRunning: config.maxRunning, resyncMs: config.resyncSeconds * 1000 },
-      log.child({ component: "controller" }),
-    );
-    controller.start();
-    const leader = controller;
-    // Only the leader deletes; with the local runner the deleted tasks' log files go too.
-    retention = new RetentionLoop(
-      sql,
-      config.retention,
-      () => leader.isLeader,
-      log.child({ component: "retention" }),
-      config.runner === "local"
-        ? (ids) => removeLocalLogs(join(config.dataDir, "logs"), ids)
-        : undefined,
-    );
-    retention.start();
-    const problem = runner.problem?.bind(runner);
-    if (problem) ctx.readiness.push(problem);
-    if (appName === "controller") {
-      // No API of its own: health and metrics, so that probes see e.g. missing RBAC rights.
-      const health = await buildServer("controller", ctx, () => undefined);
-      await health.listen({ host: config.host, port: config.controllerPort });
-      servers.push(health);
-    }
-    // Callbacks go out from the controller processes; replicas share the outbox (SKIP LOCKED).
-    dispatcher = new WebhookDispatcher(
-      sql,
-      config.webhooks,
-      { resyncMs: config.resyncSeconds * 1000 },
-      log.child({ component: "webhooks" }),
-    );
-    await dispatcher.start();
-  }
-
-  const stop = async (signal: string): Promise<void> => {
-    if (shutdown.signal.aborted) return;
-    log.info({ signal }, "shutting down");
-    shutdown.abort();
-    const force = setTimeout(() => {
-      log.error("shutdown took too long; exiting");
-      process.exit(1);
-    }, config.shutdownGraceSeconds * 1000);
-    force.unref();
-    await Promise.allSettled(servers.map((s) => s.close()));
-    await retention?.stop();
-    await controller?.stop();
-    await dispatcher?.stop();
-    await events.stop();
-    await sql.end({ timeout: 5 });
-    await db.stop?.();
-    log.info("stopped");
-    process.exit(0);
-  };
-  process.once("SIGTERM", (s) => void stop(s));
-  process.once("SIGINT", (s) => void stop(s));
-  log.info({ app: appName, listening: servers.flatMap((s) => s.addresses()) }, "trainyard started");
+  const { startService } = await import("./serve.js");
+  await startService(appName as Exclude<AppName, "worker">, config, log);
 }
 
 main().catch((err: unknown) => {

@@ -5,12 +5,14 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { HttpAppName } from "../config.js";
+import { installAuth } from "./auth.js";
 import type { AppContext } from "./context.js";
 import { installErrorHandlers } from "./error-handler.js";
 import { registerHealth } from "./health.js";
 import { registerMetrics } from "./metrics-route.js";
 import { installBodyDepthLimit } from "./json-depth.js";
 import { clientErrorHandler, frameworkErrors, installProtocolGuards } from "./protocol-errors.js";
+import { installSubmitRateLimit } from "./rate-limit.js";
 import { installValidators } from "./validation.js";
 
 export const APP_TITLES: Record<HttpAppName | "controller", string> = {
@@ -49,12 +51,16 @@ export async function buildServer(
     },
     clientErrorHandler,
     frameworkErrors,
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     requestIdHeader: "x-request-id",
     return503OnClosing: true,
     forceCloseConnections: "idle",
   });
   installErrorHandlers(app);
+  // Hooks run in this order: a request without Host is refused before its token is checked.
   installProtocolGuards(app);
+  installAuth(app, config, name);
+  installSubmitRateLimit(app, config);
   installValidators(app);
   installBodyDepthLimit(app);
   // A keep-alive connection that was busy when close() began would keep the server open after
@@ -62,10 +68,18 @@ export async function buildServer(
   app.addHook("onSend", async (_request, reply) => {
     if (ctx.shutdown.aborted) void reply.header("connection", "close");
   });
+  const authOn = config.apiTokens.length + config.apiReadTokens.length > 0;
   await app.register(swagger, {
     openapi: {
       openapi: "3.0.3",
       info: { title: APP_TITLES[name], version: "0.1.0" },
+      // With tokens configured, /docs offers "Authorize" and sends the token it is given.
+      ...(authOn
+        ? {
+            components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+            security: [{ bearer: [] }],
+          }
+        : {}),
     },
   });
   // Before every route, so that its latency hook sees them all.

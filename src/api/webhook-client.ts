@@ -37,7 +37,8 @@ const callbackHeaders = {
 } as const;
 
 export function webhookClientApp(ctx: AppContext) {
-  const { signingSecrets, clientPublicUrl, serverUrl, timeoutSeconds } = ctx.config.webhooks;
+  const { signingSecrets, clientPublicUrl, serverUrl, serverToken, timeoutSeconds } =
+    ctx.config.webhooks;
   return (app: FastifyInstance): void => {
     app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
       const text = body as string;
@@ -131,7 +132,11 @@ export function webhookClientApp(ctx: AppContext) {
         try {
           res = await httpRequest(`${serverUrl}/train`, {
             method: "POST",
-            headers: { "content-type": "application/json" },
+            headers: {
+              "content-type": "application/json",
+              // The server's own token for this client, never the caller's.
+              ...(serverToken ? { authorization: `Bearer ${serverToken}` } : {}),
+            },
             body: JSON.stringify(body),
             signal: AbortSignal.timeout(timeoutSeconds * 1000),
           });
@@ -145,6 +150,17 @@ export function webhookClientApp(ctx: AppContext) {
           );
         }
         const text = await res.body.text();
+        // Our credentials, not the caller's, were refused: a fault on this side, not theirs.
+        if (res.statusCode === 401 || res.statusCode === 403) {
+          request.log.error(
+            { status: res.statusCode },
+            "the webhook server refused this client: check TRAINYARD_WEBHOOK_SERVER_TOKEN",
+          );
+          throw new ApiError(
+            "webhook_server_refused",
+            `The webhook server at ${serverUrl} answered ${res.statusCode}`,
+          );
+        }
         for (const name of ["retry-after", "content-type"]) {
           const value = res.headers[name];
           if (typeof value === "string") void reply.header(name, value);

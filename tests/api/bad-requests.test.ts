@@ -361,10 +361,8 @@ describe("bad requests to the webhook apps", () => {
 
   before(async () => {
     db = await freshDatabase();
-    [webhook, client] = await Promise.all([
-      startApp("webhook", { databaseUrl: db.url }),
-      startApp("webhook-client", { databaseUrl: db.url }),
-    ]);
+    webhook = await startApp("webhook", { databaseUrl: db.url });
+    client = await startApp("webhook-client", { databaseUrl: db.url });
   });
   after(async () => {
     await Promise.all([webhook?.stop(), client?.stop()]);

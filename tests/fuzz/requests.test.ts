@@ -3,8 +3,9 @@
 // success), never a 5xx, never crash, and must still work afterwards. Replay a run with
 // TRAINYARD_FUZZ_SEED=<seed>; TRAINYARD_FUZZ_COUNT changes how many requests are sent.
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import { startApp, type AppProcess } from "../support/app-process.js";
+import type { AppProcess } from "../support/app-process.js";
 import { freshDatabase, type TestDatabase } from "../support/database.js";
 import { call, waitForStatus, type TaskBody } from "../support/http.js";
 import {
@@ -17,6 +18,7 @@ import {
 import { judge, preview } from "./judge.js";
 import { fuzzSeed } from "./prng.js";
 import { exchange } from "./raw-http.js";
+import { Processes } from "../security/processes.js";
 
 const COUNT = Number(process.env.TRAINYARD_FUZZ_COUNT ?? 6000);
 const CONCURRENCY = 24;
@@ -42,6 +44,9 @@ const ENV = {
   TRAINYARD_NAIVE_WAIT_SECONDS: "2",
   TRAINYARD_WEBHOOK_MAX_ATTEMPTS: "1",
   TRAINYARD_WEBHOOK_TIMEOUT_SECONDS: "2",
+  // Low, so that 429s are fuzzed too and few valid naive submissions sit out their wait.
+  TRAINYARD_SUBMIT_RATE_PER_MINUTE: "60",
+  TRAINYARD_SUBMIT_BURST: "10",
 };
 
 type AppName = "naive" | "polling" | "webhook" | "webhook-client";
@@ -125,23 +130,21 @@ describe("fuzzing every app", () => {
   const seed = fuzzSeed();
   let db: TestDatabase;
   const apps = new Map<AppName, AppProcess>();
-  let controller: AppProcess | undefined;
+  /** A second polling app with bearer tokens on, so that the fuzzing meets the auth checks. */
+  let authed: AppProcess;
+  const token = randomBytes(32).toString("base64url");
+  const procs = new Processes();
   const url = (name: AppName): string => (apps.get(name) as AppProcess).url(name);
 
   before(async () => {
     process.stderr.write(`[fuzz] seed ${seed} (replay with TRAINYARD_FUZZ_SEED=${seed})\n`);
     db = await freshDatabase();
-    const [naive, polling, webhook] = await Promise.all(
-      (["naive", "polling", "webhook"] as const).map((name) =>
-        startApp(name, { databaseUrl: db.url, env: ENV }),
-      ),
-    );
-    apps.set("naive", naive as AppProcess);
-    apps.set("polling", polling as AppProcess);
-    apps.set("webhook", webhook as AppProcess);
+    for (const name of ["naive", "polling", "webhook"] as const) {
+      apps.set(name, await procs.start(name, { databaseUrl: db.url, env: ENV }));
+    }
     apps.set(
       "webhook-client",
-      await startApp("webhook-client", {
+      await procs.start("webhook-client", {
         databaseUrl: db.url,
         env: (ports) => ({
           ...ENV,
@@ -150,10 +153,13 @@ describe("fuzzing every app", () => {
         }),
       }),
     );
+    authed = await procs.start("polling", {
+      databaseUrl: db.url,
+      env: { ...ENV, TRAINYARD_API_TOKENS: token },
+    });
   });
   after(async () => {
-    const running = [...apps.values(), ...(controller ? [controller] : [])];
-    await Promise.all(running.map((a) => a.stop()));
+    await procs.stop();
     await db?.drop();
   });
 
@@ -183,6 +189,14 @@ describe("fuzzing every app", () => {
         knownIds: [polled.body.id, hooked.body.id],
       });
     }
+    targets.push({
+      name: "polling+auth",
+      app: "polling",
+      port: authed.ports.polling,
+      routes: await routesOf(authed.url("polling")),
+      knownIds: [polled.body.id, hooked.body.id],
+      token,
+    });
     const settings: FuzzSettings = {
       bodyLimitBytes: BODY_LIMIT_BYTES,
       maxHeaderBytes: MAX_HEADER_BYTES,
@@ -206,7 +220,7 @@ describe("fuzzing every app", () => {
     for (const [ms, c] of slowest)
       t.diagnostic(`slowest: ${ms} ms #${c.index} ${c.target} ${c.kind} ${c.route}`);
     // The apps' own error lines say why a 5xx happened.
-    const errors = [...apps.values()].flatMap((a) =>
+    const errors = [...apps.values(), authed].flatMap((a) =>
       a.logs.filter((l) => l.includes('"level":50')).map((l) => l.slice(0, 600)),
     );
     assert.equal(
@@ -217,7 +231,7 @@ describe("fuzzing every app", () => {
   });
 
   test("every app process is still alive and ready", async () => {
-    for (const [app, proc] of apps) {
+    for (const [app, proc] of [...apps, ["polling", authed] as const]) {
       assert.equal(proc.child.exitCode, null, `${app} exited`);
       assert.equal(proc.child.signalCode, null, `${app} was killed`);
       const ready = await call("GET", `${proc.url(app)}/readyz`);
@@ -246,7 +260,7 @@ describe("fuzzing every app", () => {
     }
     lap("cancelled what the fuzzer queued");
     // At info: startApp waits for its "trainyard started" line.
-    controller = await startApp("controller", {
+    await procs.start("controller", {
       databaseUrl: db.url,
       env: { ...ENV, LOG_LEVEL: "info" },
     });

@@ -47,10 +47,8 @@ describe("HTTP limits", () => {
       TRAINYARD_REQUEST_TIMEOUT_SECONDS: "1",
       TRAINYARD_NAIVE_WAIT_SECONDS: "3",
     };
-    [polling, naive] = await Promise.all([
-      startApp("polling", { databaseUrl: db.url, env }),
-      startApp("naive", { databaseUrl: db.url, env }),
-    ]);
+    polling = await startApp("polling", { databaseUrl: db.url, env });
+    naive = await startApp("naive", { databaseUrl: db.url, env });
   });
   after(async () => {
     await Promise.all([polling?.stop(), naive?.stop()]);

@@ -55,6 +55,8 @@ export async function startApp(app: string, opts: StartOptions): Promise<AppProc
       TRAINYARD_WEBHOOK_PORT: String(ports.webhook),
       TRAINYARD_WEBHOOK_CLIENT_PORT: String(ports["webhook-client"]),
       TRAINYARD_CONTROLLER_PORT: String(ports.controller),
+      // Tests submit in bursts from one address; the rate limit has tests of its own.
+      TRAINYARD_SUBMIT_RATE_PER_MINUTE: "0",
       TRAINYARD_DATA_DIR: dataDir,
       TRAINYARD_DEFAULT_DURATION_SECONDS: "0",
       TRAINYARD_CANCEL_GRACE_SECONDS: "2",
