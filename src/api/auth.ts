@@ -34,6 +34,11 @@ const POLICY: Record<string, Access> = {
   "GET /train/:id/status": "read",
   "GET /train/:id/result": "read",
   "GET /train/:id/deliveries": "read",
+  "GET /train/:id/wait": "read",
+  "GET /train/:id/events": "read",
+  "GET /train/:id/logs": "read",
+  // Prometheus sends a bearer token (authorization in its scrape config).
+  "GET /metrics": "read",
   "GET /callbacks": "read",
   "POST /predict": "read",
   "POST /callback": "callback",

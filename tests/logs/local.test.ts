@@ -47,7 +47,12 @@ describe("task logs, local runner", () => {
   let naive: AppProcess;
   let webhook: AppProcess;
   const dataDir = mkdtempSync(join(tmpdir(), "trainyard-logs-"));
-  const env = { TRAINYARD_MAX_RUNNING: "1", TRAINYARD_LOG_MAX_TAIL_BYTES: "4096" };
+  const env = {
+    TRAINYARD_MAX_RUNNING: "1",
+    TRAINYARD_LOG_MAX_TAIL_BYTES: "4096",
+    // Time for a cancelled worker to write its last line before SIGKILL, on a loaded machine.
+    TRAINYARD_CANCEL_GRACE_SECONDS: "15",
+  };
 
   before(async () => {
     db = await freshDatabase();
