@@ -40,10 +40,12 @@ async function main(): Promise<number> {
       `${opts.durationS}s per figure; load average ${load.start.join(" ")} on ${cpus().length} CPUs\n`,
   );
   const server = await startPostgres(opts);
-  process.once("SIGINT", () => {
-    process.stderr.write("interrupted: stopping Postgres\n");
-    void server.stop().finally(() => process.exit(130));
-  });
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`${signal}: stopping Postgres\n`);
+      void server.stop().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+    });
+  }
   try {
     const api = {
       submit: opts.scenarios.includes("submit"),

@@ -82,7 +82,7 @@ export function loadOptions(resultsDir: string): BenchOptions {
     warmupS: int("BENCH_WARMUP_S", quick ? 0.5 : 1),
     concurrency: ints("BENCH_CONCURRENCY", [1, 16, 64]),
     scenarios,
-    e2eTasks: int("BENCH_E2E_TASKS", quick ? 16 : 200),
+    e2eTasks: int("BENCH_E2E_TASKS", quick ? 16 : 120),
     cancels: int("BENCH_CANCELS", quick ? 4 : 8),
     growthSizes: growthSizes.sort((a, b) => a - b),
     growthConcurrency: int("BENCH_GROWTH_CONCURRENCY", 16),

@@ -192,7 +192,8 @@ async function baselineCancels(ctx: BenchContext, db: BenchDatabase, count: numb
   await running(db, ids, count);
   const total: number[] = [];
   for (const child of children.values()) {
-    const pid = child.pid ?? -1;
+    const pid = child.pid;
+    if (pid === undefined) throw new Error("baseline cancel: a worker did not start");
     const t0 = nowMs();
     process.kill(-pid, "SIGTERM");
     total.push(await gone(pid, t0));
