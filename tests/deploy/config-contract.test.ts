@@ -190,6 +190,8 @@ describe("config contract", () => {
         const config = configOf(container, objects, render);
         const k8s = config.kubernetes;
         assert.equal(config.runner, "kubernetes");
+        // The webhook dispatcher runs in the controller: it must hold the signing secrets.
+        assert.ok(config.webhooks.signingSecrets.length > 0, "the controller signs callbacks");
         assert.equal(k8s.namespace, render.namespace);
         // Jobs carry the pods' own instance label, so releases never touch each other's Jobs.
         const labels = (object.spec as { template: K8sObject }).template.metadata.labels ?? {};
@@ -257,11 +259,19 @@ describe("config contract", () => {
         assert.ok(serverConfig.allowedHosts.includes(callback.hostname));
         assert.ok(serverConfig.signingSecrets.length >= 1);
         assert.deepEqual(clientConfig.signingSecrets, serverConfig.signingSecrets);
-        // Only these two see the signing secrets.
+        // The controller signs (its dispatcher sends the callbacks) with what the client checks.
+        const signer = onlyContainer(
+          workload(objects, "Deployment", `${render.prefix}-controller`).pod,
+        );
+        assert.deepEqual(
+          configOf(signer, objects, render).webhooks.signingSecrets,
+          clientConfig.signingSecrets,
+        );
+        // Only these three see the signing secrets.
         for (const { pod } of workloads(objects)) {
           for (const c of pod.containers) {
             const sees = c.env?.some((e) => e.name === "TRAINYARD_WEBHOOK_SIGNING_SECRETS");
-            assert.equal(Boolean(sees), c === client || c === server, c.name);
+            assert.equal(Boolean(sees), c === client || c === server || c === signer, c.name);
           }
         }
       });
