@@ -115,6 +115,9 @@ export interface Config {
   /** A run's time limit (Job activeDeadlineSeconds): the default, and the most a task may ask. */
   defaultTimeoutSeconds: number;
   maxTimeoutSeconds: number;
+  /** The most attempts a task may ask for (max_attempts), and its retry backoff by default. */
+  maxAttempts: number;
+  defaultRetryBackoffSeconds: number;
   naiveWaitSeconds: number;
   retryAfterSeconds: number;
   cancelGraceSeconds: number;
@@ -447,6 +450,8 @@ export function loadConfig(env: Env = process.env): Config {
       maxTimeoutSeconds,
     ),
     maxTimeoutSeconds,
+    maxAttempts: int(env, "TRAINYARD_MAX_ATTEMPTS", 10, 1, 100),
+    defaultRetryBackoffSeconds: int(env, "TRAINYARD_RETRY_BACKOFF_SECONDS", 10, 0, 3600),
     naiveWaitSeconds: int(env, "TRAINYARD_NAIVE_WAIT_SECONDS", 60, 1, 3600),
     retryAfterSeconds: int(env, "TRAINYARD_RETRY_AFTER_SECONDS", 2, 1, 3600),
     cancelGraceSeconds: int(env, "TRAINYARD_CANCEL_GRACE_SECONDS", 5, 0, 600),

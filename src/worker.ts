@@ -1,7 +1,7 @@
 // A run's entrypoint, in a child process or a Job container: `trainyard worker <task-id>`.
 // Load the data, fit, store the model with the task's move to completed, exit 0. The worker
 // records its own outcome (completed, or failed with the reason) so the controller only has
-// to step in for deaths it cannot report: a kill, an OOM, a lost node.
+// to step in for ends it cannot report: a stop by its runner, a kill, an OOM, a lost node.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pool } from "./db/queryable.js";
@@ -9,7 +9,7 @@ import { completeWithModel } from "./models/store.js";
 import { workerRef } from "./runner/local.js";
 import { tryHoldWorkerLock } from "./runner/worker-lock.js";
 import { TaskEvents } from "./tasks/events.js";
-import { getTask, setProgress, transition } from "./tasks/store.js";
+import { failTask, getTask, setProgress, transition } from "./tasks/store.js";
 import { DEFAULT_DATA_PATH, loadPenguins } from "./training/dataset.js";
 import { fitModel } from "./training/fit.js";
 
@@ -55,8 +55,9 @@ async function runHoldingLock(
     const now = await getTask(sql, taskId);
     if (now?.status === "running") {
       // A previous worker started it and died (we hold its lock now): never run twice.
-      await transition(sql, taskId, "failed", {
-        error: { code: "lost", message: "the task's worker died during the run" },
+      await failTask(sql, taskId, {
+        code: "lost",
+        message: "the task's worker died during the run",
       });
     } else {
       log.info({ status: now?.status }, "task is not startable; nothing to do");
@@ -100,13 +101,19 @@ async function runHoldingLock(
       log.info("training cancelled");
       return EXIT.ok;
     }
-    const terminated = abort.signal.aborted;
-    const error = terminated
-      ? { code: "terminated", message: "the worker was stopped before the run ended" }
-      : { code: "training_failed", message: err instanceof Error ? err.message : String(err) };
+    if (abort.signal.aborted) {
+      // Stopped by the runner (time limit, eviction, node drain): the runner knows why, and
+      // whether that earns a retry, so the controller records it (reconcile.ts), not us.
+      log.warn("worker stopped before the run ended");
+      return EXIT.terminated;
+    }
+    const error = {
+      code: "training_failed",
+      message: err instanceof Error ? err.message : String(err),
+    };
     log.error({ err }, "training failed");
-    await transition(sql, taskId, "failed", { error });
-    return terminated ? EXIT.terminated : EXIT.failed;
+    await failTask(sql, taskId, error);
+    return EXIT.failed;
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);

@@ -23,7 +23,7 @@ export function naiveApp(ctx: AppContext) {
         schema: {
           summary: "Train and wait for the result (202 + Location past the wait limit)",
           tags: ["tasks"],
-          body: trainBody(ctx.config.maxDurationSeconds, ctx.config.maxTimeoutSeconds),
+          body: trainBody(ctx.config),
           headers: idempotencyHeaders,
         },
       },

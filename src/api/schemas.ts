@@ -1,5 +1,6 @@
 // JSON schemas shared by validation and the OpenAPI documents: one definition, both uses.
 import { STATUSES } from "../tasks/status.js";
+import { MAX_RETRY_BACKOFF_SECONDS } from "../tasks/task.js";
 
 const UUID_PATTERN =
   "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
@@ -10,7 +11,14 @@ export const taskIdParams = {
   properties: { id: { type: "string", pattern: UUID_PATTERN, description: "task id (UUID)" } },
 } as const;
 
-export function trainBody(maxDurationSeconds: number, maxTimeoutSeconds = 86400) {
+/** The limits a submission is checked against (from the configuration). */
+export interface TrainLimits {
+  maxDurationSeconds: number;
+  maxTimeoutSeconds: number;
+  maxAttempts: number;
+}
+
+export function trainBody(limits: TrainLimits) {
   return {
     type: "object",
     additionalProperties: false,
@@ -18,26 +26,40 @@ export function trainBody(maxDurationSeconds: number, maxTimeoutSeconds = 86400)
       duration_seconds: {
         type: "integer",
         minimum: 0,
-        maximum: maxDurationSeconds,
+        maximum: limits.maxDurationSeconds,
         description: "simulated extra run time, so that a run can be watched and cancelled",
       },
       timeout_seconds: {
         type: "integer",
         minimum: 1,
-        maximum: maxTimeoutSeconds,
+        maximum: limits.maxTimeoutSeconds,
         description:
           "the run's time limit; past it the run is stopped and fails (DeadlineExceeded)",
+      },
+      max_attempts: {
+        type: "integer",
+        minimum: 1,
+        maximum: limits.maxAttempts,
+        description:
+          "how many times the run may be tried in all: a failed attempt is retried after a " +
+          "backoff (not a cancelled one; a timed-out one only with retry_on_timeout)",
+      },
+      retry_backoff_seconds: {
+        type: "integer",
+        minimum: 0,
+        maximum: MAX_RETRY_BACKOFF_SECONDS,
+        description: "the wait before the second attempt; it doubles for each one after",
+      },
+      retry_on_timeout: {
+        type: "boolean",
+        description: "retry a run stopped at its time limit too (default false)",
       },
     },
   } as const;
 }
 
-export function webhookTrainBody(
-  maxDurationSeconds: number,
-  maxTimeoutSeconds: number,
-  maxUrlLength: number,
-) {
-  const base = trainBody(maxDurationSeconds, maxTimeoutSeconds);
+export function webhookTrainBody(limits: TrainLimits, maxUrlLength: number) {
+  const base = trainBody(limits);
   return {
     ...base,
     required: ["callback_url"],

@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import { modelOf } from "../models/store.js";
 import { isTerminal, type Status } from "../tasks/status.js";
 import { getTask, insertTask, listTasks, queuePosition, transition } from "../tasks/store.js";
-import type { Task } from "../tasks/task.js";
+import type { Task, TaskParams } from "../tasks/task.js";
 import type { AppContext } from "./context.js";
 import { ApiError } from "./errors.js";
 import { idempotencyHeaders, listQuery, taskIdParams, trainBody } from "./schemas.js";
@@ -14,6 +14,9 @@ import { resultPath, statusPath, taskView } from "./task-view.js";
 export interface TrainRequestBody {
   duration_seconds?: number;
   timeout_seconds?: number;
+  max_attempts?: number;
+  retry_backoff_seconds?: number;
+  retry_on_timeout?: boolean;
   callback_url?: string;
 }
 
@@ -23,10 +26,7 @@ export async function submitTask(
   body: TrainRequestBody | undefined,
   idempotencyKey: string | undefined,
 ): Promise<{ task: Task; replayed: boolean }> {
-  const params = {
-    duration_seconds: body?.duration_seconds ?? ctx.config.defaultDurationSeconds,
-    timeout_seconds: body?.timeout_seconds ?? ctx.config.defaultTimeoutSeconds,
-  };
+  const params = taskParams(ctx, body);
   const callbackUrl = body?.callback_url;
   const result = await insertTask(ctx.sql, { app, params, idempotencyKey, callbackUrl });
   if (
@@ -41,6 +41,22 @@ export async function submitTask(
     });
   }
   return result;
+}
+
+/** The stored parameters, defaults filled in. Retry settings only when retries were asked. */
+function taskParams(ctx: AppContext, body: TrainRequestBody | undefined): TaskParams {
+  const params: TaskParams = {
+    duration_seconds: body?.duration_seconds ?? ctx.config.defaultDurationSeconds,
+    timeout_seconds: body?.timeout_seconds ?? ctx.config.defaultTimeoutSeconds,
+  };
+  const maxAttempts = body?.max_attempts ?? 1;
+  if (maxAttempts > 1) {
+    params.max_attempts = maxAttempts;
+    params.retry_backoff_seconds =
+      body?.retry_backoff_seconds ?? ctx.config.defaultRetryBackoffSeconds;
+    params.retry_on_timeout = body?.retry_on_timeout ?? false;
+  }
+  return params;
 }
 
 /** 202 + Location + Retry-After: the answer of every route that accepts without finishing. */
@@ -134,8 +150,7 @@ export function registerSubmitAccepted(
       schema: {
         summary: options.summary ?? "Submit a training task; answers 202 at once",
         tags: ["tasks"],
-        body:
-          options.body ?? trainBody(ctx.config.maxDurationSeconds, ctx.config.maxTimeoutSeconds),
+        body: options.body ?? trainBody(ctx.config),
         headers: idempotencyHeaders,
       },
     },

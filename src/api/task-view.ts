@@ -1,5 +1,5 @@
 // How a task looks on the wire, the same in every app and route.
-import type { Task } from "../tasks/task.js";
+import { maxAttempts, type Task } from "../tasks/task.js";
 
 export interface TaskView {
   id: string;
@@ -12,6 +12,17 @@ export interface TaskView {
   /** The worker's phase and fraction done; null before it reports. */
   progress: { phase: string; fraction: number } | null;
   error?: { code: string; message: string };
+  /** The retry fields, present when the task asked for more than one attempt. */
+  attempt?: number;
+  max_attempts?: number;
+  /** While the task waits out a retry's backoff. */
+  next_attempt_at?: string;
+  previous_attempts?: {
+    attempt: number;
+    started_at: string | null;
+    finished_at: string;
+    error: { code: string; message: string };
+  }[];
 }
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -28,6 +39,23 @@ export function taskView(task: Task): TaskView {
     // A completed run's last report is "storing"; what a reader wants to see is that it is done.
     progress: task.status === "completed" ? { phase: "done", fraction: 1 } : task.progress,
     ...(task.error ? { error: task.error } : {}),
+    ...(maxAttempts(task) > 1 ? retryView(task) : {}),
+  };
+}
+
+function retryView(task: Task): Partial<TaskView> {
+  const backoffEnd = task.status === "queued" && task.admittedAt === null && task.notBefore;
+  return {
+    attempt: task.attempt,
+    max_attempts: maxAttempts(task),
+    ...(backoffEnd ? { next_attempt_at: backoffEnd.toISOString() } : {}),
+    // Timestamps come from jsonb as Postgres writes them: normalised to the API's ISO form.
+    previous_attempts: task.previousAttempts.map((a) => ({
+      attempt: a.attempt,
+      started_at: a.started_at ? new Date(a.started_at).toISOString() : null,
+      finished_at: new Date(a.finished_at).toISOString(),
+      error: a.error,
+    })),
   };
 }
 

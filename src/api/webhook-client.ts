@@ -123,7 +123,7 @@ export function webhookClientApp(ctx: AppContext) {
         schema: {
           summary: "Ask the webhook server to train, with this client's callback URL",
           tags: ["tasks"],
-          body: trainBody(ctx.config.maxDurationSeconds, ctx.config.maxTimeoutSeconds),
+          body: trainBody(ctx.config),
         },
       },
       async (request, reply) => {

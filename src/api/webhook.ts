@@ -25,11 +25,7 @@ export function webhookApp(ctx: AppContext) {
   return (app: FastifyInstance): void => {
     registerSubmitAccepted(app, ctx, "webhook", {
       summary: "Submit a training task; its result is POSTed to callback_url when it ends",
-      body: webhookTrainBody(
-        ctx.config.maxDurationSeconds,
-        ctx.config.maxTimeoutSeconds,
-        MAX_CALLBACK_URL_LENGTH,
-      ),
+      body: webhookTrainBody(ctx.config, MAX_CALLBACK_URL_LENGTH),
       check: async (body) => {
         const refusal = await callbackUrlRefusal(body.callback_url ?? "", policy);
         if (refusal) {

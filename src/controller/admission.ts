@@ -1,7 +1,8 @@
 // The cap, enforced in the database (rule 3): under one transaction-scoped advisory lock,
 // count the slots in use and admit the oldest queued tasks into the free ones. A slot is taken
 // at admission and given back only when the run is gone (released_at, migration 005), so a
-// finished task whose worker or Job is still ending keeps its slot until then.
+// finished task whose worker or Job is still ending keeps its slot until then. A task waiting
+// out a retry's backoff (not_before, migration 007) is not admitted before its time.
 // Two controllers, or one restarted mid-admission, can never admit past the cap, because
 // the count and the admission are serialised by the lock and committed together.
 import type { Pool } from "../db/queryable.js";
@@ -20,11 +21,12 @@ export async function admit(sql: Pool, cap: number): Promise<Task[]> {
       ), next AS (
         SELECT id FROM tasks
         WHERE status = 'queued' AND admitted_at IS NULL
+          AND (not_before IS NULL OR not_before <= now())
         ORDER BY seq
         LIMIT GREATEST(${cap} - (SELECT n FROM active), 0)
         FOR UPDATE SKIP LOCKED
       )
-      UPDATE tasks t SET admitted_at = now(), updated_at = now()
+      UPDATE tasks t SET admitted_at = now(), not_before = NULL, updated_at = now()
       FROM next WHERE t.id = next.id AND t.status = 'queued'
       RETURNING t.*`;
     return rows.map(toTask).sort((a, b) => a.seq - b.seq);

@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { Pool } from "../db/queryable.js";
 import type { Runner } from "../runner/runner.js";
 import type { TaskEvents } from "../tasks/events.js";
-import { getTask } from "../tasks/store.js";
+import { getTask, nextRetryInMs } from "../tasks/store.js";
 import { activeTasks, admit } from "./admission.js";
 import { LeaderElection } from "./leader.js";
 import { reconcileTask } from "./reconcile.js";
@@ -24,6 +24,7 @@ export class Controller {
   private readonly leader: LeaderElection;
   private resyncTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private backoffTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
 
@@ -69,6 +70,7 @@ export class Controller {
     this.stopped = true;
     clearInterval(this.resyncTimer);
     clearTimeout(this.retryTimer);
+    clearTimeout(this.backoffTimer);
     await this.leader.stop();
     await this.running;
     await this.runner.close();
@@ -154,8 +156,21 @@ export class Controller {
   private async admitAndLaunch(): Promise<void> {
     const admitted = await admit(this.sql, this.opts.maxRunning);
     for (const task of admitted) {
-      this.log.info({ task_id: task.id }, "task admitted");
+      this.log.info({ task_id: task.id, attempt: task.attempt }, "task admitted");
       await reconcileTask(this.sql, this.runner, task, this.log);
     }
+    await this.wakeForRetries();
+  }
+
+  /** No event marks the end of a retry's backoff: a timer asks for admission then. */
+  private async wakeForRetries(): Promise<void> {
+    const ms = await nextRetryInMs(this.sql);
+    clearTimeout(this.backoffTimer);
+    this.backoffTimer = undefined;
+    if (ms === undefined) return;
+    // Never later than the resync, which would admit it anyway; never a busy loop.
+    const delay = Math.min(Math.max(ms, 50), this.opts.resyncMs);
+    this.backoffTimer = setTimeout(() => this.kick({ admit: true }), delay);
+    this.backoffTimer.unref();
   }
 }

@@ -47,6 +47,13 @@ export const taskQueueWait = new Histogram({
   registers: [registry],
 });
 
+export const taskRetries = new Counter({
+  name: "trainyard_task_retries_total",
+  help: "Failed attempts requeued for another try, by the failed attempt's error code",
+  labelNames: ["code"] as const,
+  registers: [registry],
+});
+
 export const retentionDeleted = new Counter({
   name: "trainyard_retention_deleted_rows_total",
   help: "Rows deleted by the retention passes of this process, by table",

@@ -8,7 +8,8 @@ export const TERMINAL: readonly Status[] = ["completed", "failed", "cancelled"];
 
 /** to <- the statuses it may be reached from. A cancelled task can never become completed. */
 const TRANSITIONS: Record<Status, readonly Status[]> = {
-  queued: [],
+  // Only a failed attempt with attempts left goes back to queued (store.failTask).
+  queued: ["queued", "running"],
   running: ["queued"],
   completed: ["running"],
   failed: ["queued", "running"],

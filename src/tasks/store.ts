@@ -5,7 +5,14 @@
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/queryable.js";
 import { fromStatuses, type Status } from "./status.js";
-import { toTask, type Task, type TaskError, type TaskParams, type TaskRow } from "./task.js";
+import {
+  MAX_RETRY_BACKOFF_SECONDS,
+  toTask,
+  type Task,
+  type TaskError,
+  type TaskParams,
+  type TaskRow,
+} from "./task.js";
 
 export interface NewTask {
   app: string;
@@ -73,7 +80,8 @@ export interface TransitionFields {
 export async function transition(
   sql: Queryable,
   id: string,
-  to: Status,
+  // A failure may be a retry: failTask decides. Nothing else moves a task back to queued.
+  to: Exclude<Status, "failed" | "queued">,
   fields: TransitionFields = {},
 ): Promise<Task | undefined> {
   const from = fromStatuses(to);
@@ -90,6 +98,78 @@ export async function transition(
       ${to === "running" ? sql`AND admitted_at IS NOT NULL` : sql``}
     RETURNING *`;
   return rows[0] ? toTask(rows[0]) : undefined;
+}
+
+/**
+ * Fails a task's current attempt, in one guarded UPDATE like every transition. With attempts
+ * left (params.max_attempts) the task goes back to queued instead: the attempt is recorded in
+ * previous_attempts, and not_before puts the next one off by the backoff (retry_backoff_seconds,
+ * doubled per attempt, capped). A run stopped at its time limit (DeadlineExceeded) is retried
+ * only if the task asked for it (retry_on_timeout). A cancelled task is never failed or retried:
+ * the guard excludes it. Readers see "failed" only when it is final, so waiters, webhooks and
+ * caches need not know about retries.
+ */
+export async function failTask(
+  sql: Queryable,
+  id: string,
+  error: TaskError,
+): Promise<Task | undefined> {
+  const retry = sql`(attempt < COALESCE((params->>'max_attempts')::int, 1) AND
+    (${error.code}::text <> 'DeadlineExceeded'
+      OR COALESCE((params->>'retry_on_timeout')::boolean, false)))`;
+  const json = sql.json(error as never);
+  const rows = await sql<TaskRow[]>`
+    UPDATE tasks SET
+      updated_at = now(),
+      status = CASE WHEN ${retry} THEN 'queued' ELSE 'failed' END,
+      error = CASE WHEN ${retry} THEN NULL ELSE ${json}::jsonb END,
+      finished_at = CASE WHEN ${retry} THEN NULL ELSE now() END,
+      previous_attempts = CASE WHEN ${retry}
+        THEN previous_attempts || jsonb_build_array(jsonb_build_object(
+          'attempt', attempt, 'started_at', started_at, 'finished_at', now(),
+          'error', ${json}::jsonb, 'runner_ref', runner_ref))
+        ELSE previous_attempts END,
+      not_before = CASE WHEN ${retry}
+        THEN now() + interval '1 second' * LEAST(${MAX_RETRY_BACKOFF_SECONDS},
+          COALESCE((params->>'retry_backoff_seconds')::float8, 0) * 2 ^ (attempt - 1))
+        ELSE not_before END,
+      attempt = CASE WHEN ${retry} THEN attempt + 1 ELSE attempt END,
+      started_at = CASE WHEN ${retry} THEN NULL ELSE started_at END,
+      progress = CASE WHEN ${retry} THEN NULL ELSE progress END,
+      runner_ref = CASE WHEN ${retry} THEN NULL ELSE runner_ref END
+    WHERE id = ${id} AND status = ANY(${sql.array(fromStatuses("failed") as Status[])}::text[])
+    RETURNING *`;
+  return rows[0] ? toTask(rows[0]) : undefined;
+}
+
+/** Whether the task is a failed attempt's retry whose slot is still held (see migration 007). */
+export function awaitsRetry(task: Task): boolean {
+  return task.status === "queued" && task.admittedAt !== null && task.notBefore !== null;
+}
+
+/**
+ * Gives up the slot of a failed attempt once its run is gone: the task waits in the queue for
+ * its backoff to pass, then admission takes it like any other. Guarded by the attempt, so a
+ * late second call for the same attempt does nothing.
+ */
+export async function releaseForRetry(sql: Queryable, task: Task): Promise<boolean> {
+  const rows = await sql`
+    UPDATE tasks SET admitted_at = NULL, updated_at = now()
+     WHERE id = ${task.id} AND status = 'queued' AND attempt = ${task.attempt}
+       AND admitted_at IS NOT NULL AND not_before IS NOT NULL
+    RETURNING id`;
+  return rows.length === 1;
+}
+
+/**
+ * How long until the earliest retry backoff ends (ms, by the database's clock, which is the
+ * one admission uses); undefined when no task waits for one.
+ */
+export async function nextRetryInMs(sql: Queryable): Promise<number | undefined> {
+  const rows = await sql<{ ms: number | null }[]>`
+    SELECT (EXTRACT(EPOCH FROM min(not_before) - now()) * 1000)::float8 AS ms FROM tasks
+     WHERE status = 'queued' AND admitted_at IS NULL AND not_before IS NOT NULL`;
+  return rows[0]?.ms ?? undefined;
 }
 
 /**

@@ -11,6 +11,24 @@ export interface TaskParams {
   duration_seconds: number;
   /** The run's time limit; absent on tasks stored before it existed. */
   timeout_seconds?: number;
+  /** Retries, present only when the task asked for more than one attempt. */
+  max_attempts?: number;
+  /** The wait before the second attempt; it doubles for each one after. */
+  retry_backoff_seconds?: number;
+  /** Whether a run stopped at its time limit is retried too (not by default). */
+  retry_on_timeout?: boolean;
+}
+
+/** The longest wait between two attempts, however many attempts and however long the base. */
+export const MAX_RETRY_BACKOFF_SECONDS = 3600;
+
+/** What an earlier attempt of a task did. */
+export interface PreviousAttempt {
+  attempt: number;
+  started_at: string | null;
+  finished_at: string;
+  error: TaskError;
+  runner_ref: string | null;
 }
 
 export interface Progress {
@@ -37,6 +55,11 @@ export interface Task {
   progress: Progress | null;
   /** Bumped on every status or progress change (the SSE event id). */
   version: number;
+  /** The attempt the task is on, from 1. */
+  attempt: number;
+  previousAttempts: PreviousAttempt[];
+  /** While waiting out a retry's backoff: when the next attempt may be admitted. */
+  notBefore: Date | null;
 }
 
 export interface TaskRow {
@@ -55,6 +78,14 @@ export interface TaskRow {
   finished_at: Date | null;
   progress: Progress | null;
   version: number;
+  attempt: number;
+  previous_attempts: PreviousAttempt[];
+  not_before: Date | null;
+}
+
+/** How many attempts the task may make in all. */
+export function maxAttempts(task: Pick<Task, "params">): number {
+  return task.params.max_attempts ?? 1;
 }
 
 export function toTask(row: TaskRow): Task {
@@ -74,5 +105,8 @@ export function toTask(row: TaskRow): Task {
     finishedAt: row.finished_at,
     progress: row.progress,
     version: row.version,
+    attempt: row.attempt,
+    previousAttempts: row.previous_attempts,
+    notBefore: row.not_before,
   };
 }

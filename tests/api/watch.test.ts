@@ -4,35 +4,7 @@ import { after, before, describe, test } from "node:test";
 import { startApp, type AppProcess } from "../support/app-process.js";
 import { freshDatabase } from "../support/database.js";
 import { call, waitForStatus, type TaskBody } from "../support/http.js";
-
-interface SseEvent {
-  id: number;
-  event: string;
-  data: TaskBody & { progress: { phase: string; fraction: number } | null };
-}
-
-/** Reads a whole SSE stream (it ends after the terminal event), parsing each event. */
-async function readEvents(url: string, headers: Record<string, string> = {}): Promise<SseEvent[]> {
-  const res = await fetch(url, { headers: { accept: "text/event-stream", ...headers } });
-  assert.equal(res.status, 200);
-  assert.match(res.headers.get("content-type") ?? "", /text\/event-stream/);
-  const text = await res.text(); // resolves when the server ends the stream
-  return text
-    .split("\n\n")
-    .filter((block) => block.includes("data: "))
-    .map((block) => {
-      const field = (name: string): string =>
-        block
-          .split("\n")
-          .find((l) => l.startsWith(`${name}: `))
-          ?.slice(name.length + 2) ?? "";
-      return {
-        id: Number(field("id")),
-        event: field("event"),
-        data: JSON.parse(field("data")) as SseEvent["data"],
-      };
-    });
-}
+import { readEvents, type SseEvent } from "../support/sse.js";
 
 describe("watching tasks", () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;

@@ -36,6 +36,9 @@ const TASK: Task = {
   finishedAt: null,
   progress: null,
   version: 1,
+  attempt: 1,
+  previousAttempts: [],
+  notBefore: null,
 };
 
 function controllerConfig(objects: K8sObject[], release: string, namespace: string): Config {

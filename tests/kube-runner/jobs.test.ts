@@ -1,7 +1,11 @@
 // The Kubernetes runner end to end on the stand-in API server: Jobs under the cap, cancel,
 // failures with their reasons, deadlines, and the polling, naive and webhook flows.
 import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { DEFAULT_DATA_PATH } from "../../src/training/dataset.js";
 import { call, isAlive, waitForStatus, type TaskBody } from "../support/http.js";
 import { Receiver } from "../support/receiver.js";
 import type { AppProcess } from "../support/app-process.js";
@@ -136,7 +140,8 @@ describe("Kubernetes runner on the stand-in API server", () => {
       30_000,
     );
     assert.equal(done.status, "failed");
-    // The worker sees only SIGTERM; the controller refines it with the Job's reason.
+    // The worker sees only SIGTERM and leaves the verdict to the controller, which has the
+    // Job's reason (a FailureTarget first, so the wait is short).
     const deadline = Date.now() + 10_000;
     let error = done.error;
     while (error?.code !== "DeadlineExceeded" && Date.now() < deadline) {
@@ -180,6 +185,56 @@ describe("Kubernetes runner on the stand-in API server", () => {
       assert.match(done.error?.message ?? "", /ECONNREFUSED|connect/i, "the pod's last words");
     } finally {
       await broken.stop();
+      controller = await cluster.startController();
+    }
+  });
+
+  test("a retried task: its failed Job is deleted, a new one runs the next attempt", async () => {
+    // Jobs that read a dataset the test controls: garbage for the first attempt.
+    const dataset = join(mkdtempSync(join(tmpdir(), "trainyard-kube-retry-")), "penguins.csv");
+    writeFileSync(dataset, "species,island\nAdelie\n");
+    await controller.stop();
+    const retrying = await cluster.startController({ TRAINYARD_DATASET_PATH: dataset });
+    try {
+      const createsBefore = cluster.server.requests({ verb: "create", resource: "jobs" }).length;
+      const task = await submit({ max_attempts: 2, retry_backoff_seconds: 3 });
+      const name = `trainyard-train-${task.id}`;
+      const deadline = Date.now() + 30_000;
+      let status = task;
+      while (!status.next_attempt_at && Date.now() < deadline) {
+        assert.notEqual(status.status, "failed");
+        await sleep(50);
+        status = (await call<TaskBody>("GET", `${polling.url("polling")}/train/${task.id}/status`))
+          .body;
+      }
+      assert.equal(status.attempt, 2, JSON.stringify(status));
+      copyFileSync(DEFAULT_DATA_PATH, dataset);
+
+      const done = await waitForStatus(
+        polling.url("polling"),
+        task.id,
+        ["completed", "failed"],
+        30_000,
+      );
+      assert.equal(done.status, "completed", JSON.stringify(done));
+      assert.equal(done.attempt, 2);
+      // Only this task ran meanwhile: its creates are the last ones, its Job's delete named.
+      const ok = (r: { status: number }) => r.status < 300;
+      const creates = cluster.server
+        .requests({ verb: "create", resource: "jobs" })
+        .slice(createsBefore)
+        .filter(ok);
+      const deletes = cluster.server
+        .requests({ verb: "delete", resource: "jobs" })
+        .filter((r) => r.name === name && ok(r));
+      assert.equal(deletes.length, 1, "the failed attempt's Job, deleted once");
+      assert.equal(creates.length, 2, "one Job per attempt");
+      assert.ok(
+        (creates[1]?.at ?? 0) > (deletes[0]?.at ?? Infinity),
+        "the second after the delete",
+      );
+    } finally {
+      await retrying.stop();
       controller = await cluster.startController();
     }
   });

@@ -118,6 +118,9 @@ describe("Kubernetes runner under faults", () => {
       finishedAt: null,
       progress: null,
       version: 1,
+      attempt: 1,
+      previousAttempts: [],
+      notBefore: null,
     });
     // A Job whose task does not exist.
     const strayId = "00000000-0000-4000-8000-000000000001";

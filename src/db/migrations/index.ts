@@ -6,6 +6,7 @@ import * as m003 from "./003_model_summary_json.js";
 import * as m004 from "./004_webhooks.js";
 import * as m005 from "./005_slot_release.js";
 import * as m006 from "./006_progress.js";
+import * as m007 from "./007_retries.js";
 import * as m010 from "./010_retention_indexes.js";
 
 export interface Migration {
@@ -21,5 +22,6 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 4, name: m004.name, sql: m004.sql },
   { version: 5, name: m005.name, sql: m005.sql },
   { version: 6, name: m006.name, sql: m006.sql },
+  { version: 7, name: m007.name, sql: m007.sql },
   { version: 10, name: m010.name, sql: m010.sql },
 ];
