@@ -111,3 +111,56 @@ export const predictBody = {
     },
   },
 } as const;
+
+const timestamp = { type: "string", format: "date-time" } as const;
+const nullableTimestamp = { type: "string", format: "date-time", nullable: true } as const;
+const errorSchema = {
+  type: "object",
+  required: ["code", "message"],
+  properties: { code: { type: "string" }, message: { type: "string" } },
+} as const;
+
+/**
+ * A task as the status and wait routes answer it (task-view.ts). Also the serializer's schema:
+ * a field missing here would be dropped from the answer, which the API tests would see.
+ */
+export const taskStatusSchema = {
+  type: "object",
+  required: ["id", "status", "app", "created_at", "started_at", "finished_at", "progress"],
+  properties: {
+    id: { type: "string", format: "uuid" },
+    status: { type: "string", enum: [...STATUSES] },
+    app: { type: "string", description: "the pattern that submitted it" },
+    duration_seconds: { type: "integer" },
+    created_at: timestamp,
+    started_at: nullableTimestamp,
+    finished_at: nullableTimestamp,
+    progress: {
+      type: "object",
+      nullable: true,
+      description: "the worker's phase (loading, simulating, fitting, storing, done) and fraction",
+      properties: { phase: { type: "string" }, fraction: { type: "number" } },
+    },
+    error: { ...errorSchema, description: "why it failed or was cancelled" },
+    queue_position: {
+      type: "integer",
+      description: "queued and not yet admitted: how many tasks are ahead of it",
+    },
+    attempt: { type: "integer", description: "retries only: the attempt it is on, from 1" },
+    max_attempts: { type: "integer", description: "retries only: as submitted" },
+    next_attempt_at: { ...timestamp, description: "retries only: the end of the backoff" },
+    previous_attempts: {
+      type: "array",
+      description: "retries only: what each earlier attempt did",
+      items: {
+        type: "object",
+        properties: {
+          attempt: { type: "integer" },
+          started_at: nullableTimestamp,
+          finished_at: timestamp,
+          error: errorSchema,
+        },
+      },
+    },
+  },
+} as const;

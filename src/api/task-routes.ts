@@ -8,7 +8,13 @@ import { getTask, insertTask, listTasks, queuePosition, transition } from "../ta
 import type { Task, TaskParams } from "../tasks/task.js";
 import type { AppContext } from "./context.js";
 import { ApiError } from "./errors.js";
-import { idempotencyHeaders, listQuery, taskIdParams, trainBody } from "./schemas.js";
+import {
+  idempotencyHeaders,
+  listQuery,
+  taskIdParams,
+  taskStatusSchema,
+  trainBody,
+} from "./schemas.js";
 import { resultPath, statusPath, taskView } from "./task-view.js";
 
 export interface TrainRequestBody {
@@ -114,7 +120,14 @@ export async function cancelTask(ctx: AppContext, id: string): Promise<Task> {
 export function registerTaskReads(app: FastifyInstance, ctx: AppContext): void {
   app.get<{ Params: { id: string } }>(
     "/train/:id/status",
-    { schema: { summary: "A task's status", tags: ["tasks"], params: taskIdParams } },
+    {
+      schema: {
+        summary: "A task's status",
+        tags: ["tasks"],
+        params: taskIdParams,
+        response: { 200: taskStatusSchema },
+      },
+    },
     async (request, reply) => {
       const task = await mustGetTask(ctx, request.params.id);
       if (!isTerminal(task.status))

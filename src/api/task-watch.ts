@@ -8,7 +8,7 @@ import { getTask } from "../tasks/store.js";
 import type { Task } from "../tasks/task.js";
 import { waitForEnd } from "../tasks/waiter.js";
 import type { AppContext } from "./context.js";
-import { taskIdParams } from "./schemas.js";
+import { taskIdParams, taskStatusSchema } from "./schemas.js";
 import { mustGetTask } from "./task-routes.js";
 import { taskView } from "./task-view.js";
 
@@ -38,6 +38,7 @@ export function registerTaskWatch(app: FastifyInstance, ctx: AppContext): void {
         tags: ["tasks"],
         params: taskIdParams,
         querystring: waitQuery,
+        response: { 200: taskStatusSchema },
       },
     },
     async (request, reply) => {

@@ -202,6 +202,33 @@ describe("polling app", () => {
     ]) {
       assert.ok(path in doc.body.paths, `${path} is documented`);
     }
+    // What a submission may ask for, and what a status answers, retries and progress included.
+    interface Operation {
+      requestBody?: { content: Record<string, { schema: { properties: object } }> };
+      responses: Record<string, { content?: Record<string, { schema: { properties: object } }> }>;
+    }
+    const paths = doc.body.paths as Record<string, Record<string, Operation>>;
+    const submitted = paths["/train"]?.post?.requestBody?.content["application/json"];
+    assert.deepEqual(Object.keys(submitted?.schema.properties ?? {}).sort(), [
+      "duration_seconds",
+      "max_attempts",
+      "retry_backoff_seconds",
+      "retry_on_timeout",
+      "timeout_seconds",
+    ]);
+    for (const path of ["/train/{id}/status", "/train/{id}/wait"]) {
+      const answer = paths[path]?.get?.responses["200"]?.content?.["application/json"];
+      const fields = Object.keys(answer?.schema.properties ?? {});
+      for (const field of [
+        "status",
+        "progress",
+        "queue_position",
+        "attempt",
+        "previous_attempts",
+      ]) {
+        assert.ok(fields.includes(field), `${path} documents ${field}`);
+      }
+    }
     const page = await fetch(`${base}/docs`, { redirect: "follow" });
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<html/i);
