@@ -744,5 +744,7 @@ describe("helm chart", () => {
     assert.ok(notes.includes("curl -X POST http://localhost:8003/train"));
     assert.ok(notes.includes("/train/$TASK_ID/status"));
     assert.ok(notes.includes('{"callback_url": "http://demo-webhook-client:8006/callback"}'));
+    // Logs are off by default: the notes say so and show the way that works.
+    assert.ok(notes.includes("kubectl -n ml logs job/trainyard-train-$TASK_ID"));
   });
 });
