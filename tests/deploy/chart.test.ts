@@ -359,6 +359,7 @@ const VARIANTS: Variant[] = [
       `externalDatabase.url=${EXTERNAL_URL}`,
       'json:networkPolicy.databaseEgressTo=[{"ipBlock":{"cidr":"10.20.0.0/16"}}]',
       'json:networkPolicy.apiIngressFrom=[{"namespaceSelector":{"matchLabels":{"team":"a"}}}]',
+      'json:networkPolicy.metricsIngressFrom=[{"namespaceSelector":{"matchLabels":{"name":"mon"}}}]',
     ],
     check(objects) {
       const policies = ofKind(objects, "NetworkPolicy") as unknown as NetworkPolicy[];
@@ -369,8 +370,18 @@ const VARIANTS: Variant[] = [
       });
       assert.equal(find(objects, "NetworkPolicy", "trainyard-postgresql"), undefined);
       const client = policies.find((p) => p.metadata?.name === "trainyard-webhook-client");
-      // Restricted ingress still lets the callbacks in: the controller's dispatcher sends them.
-      assert.equal(client?.spec?.ingress?.length, 2);
+      // Restricted ingress still lets Prometheus in, to every HTTP port.
+      const scraper = [{ namespaceSelector: { matchLabels: { name: "mon" } } }];
+      for (const policy of policies.filter((p) => p.spec?.ingress)) {
+        assert.ok(
+          policy.spec?.ingress?.some(
+            (rule) => JSON.stringify(rule.from) === JSON.stringify(scraper),
+          ),
+          `${policy.metadata?.name}: the scraper may connect`,
+        );
+      }
+      // ... and the callbacks: the controller's dispatcher sends them.
+      assert.equal(client?.spec?.ingress?.length, 3);
       assert.deepEqual(client?.spec?.ingress?.[1]?.from, [
         {
           podSelector: {

@@ -212,7 +212,7 @@ describe("config contract", () => {
 
   for (const render of RENDERS) {
     describe(render.name, () => {
-      test("sets only names that src/config.ts reads", async () => {
+      test("sets only names that src/config.ts and src/config/ read", async () => {
         const objects = await render.objects();
         const trainyard = workloads(objects).flatMap(({ pod }) =>
           pod.containers.filter(isTrainyard),
