@@ -49,7 +49,7 @@ export function logsQuery(maxTailBytes: number, defaultTailBytes: number) {
 }
 
 /** What the operator sets to turn pod-log reading on; the chart's value grants the RBAC too. */
-export const LOGS_DISABLED_DETAIL =
+const LOGS_DISABLED_DETAIL =
   "Reading the training pods' logs is off in this deployment. To serve them, set " +
   "TRAINYARD_KUBERNETES_POD_LOGS=true; with the Helm chart, set logs.podLogAccess=true, which " +
   "also gives the API pods a read-only Role on pods and pods/log and a token to use it.";
