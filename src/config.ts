@@ -1,8 +1,17 @@
 // The only reader of process.env. Every setting is typed, defaulted and validated here, once,
-// at start-up; a bad value stops the process with a message naming the variable.
-import { readFileSync } from "node:fs";
-import { isIP } from "node:net";
+// at start-up; a bad value stops the process with a message naming the variable. The sections'
+// parsers live in config/ (one file a section); this module assembles them, and is the one that
+// every other module imports.
 import { resolve } from "node:path";
+import { apiTokens, proxies } from "./config/access.js";
+import { ConfigError, int, oneOf, type Env } from "./config/env.js";
+import { kubernetesConfig, type KubernetesConfig } from "./config/kubernetes.js";
+import { logsConfig, type LogsConfig } from "./config/logs.js";
+import { retentionConfig, type RetentionConfig } from "./config/retention.js";
+import { webhookConfig, type WebhookConfig } from "./config/webhooks.js";
+
+export { ConfigError };
+export type { KubernetesConfig, LogsConfig, RetentionConfig, WebhookConfig };
 
 export const APP_NAMES = [
   "naive",
@@ -26,76 +35,6 @@ export type HttpAppName = keyof typeof HTTP_APPS;
 
 export const RUNNER_KINDS = ["local", "kubernetes"] as const;
 export type RunnerKind = (typeof RUNNER_KINDS)[number];
-
-export interface WebhookConfig {
-  /** Standard Webhooks secrets (whsec_<base64>); every one signs, so receivers can rotate. */
-  signingSecrets: string[];
-  maxAttempts: number;
-  backoff: "fixed" | "exponential";
-  /** Fixed delay, or the first delay of the exponential schedule. */
-  backoffSeconds: number;
-  backoffMaxSeconds: number;
-  timeoutSeconds: number;
-  /** Refuse loopback and private addresses too (link-local and metadata are always refused). */
-  blockPrivate: boolean;
-  /** Hosts that stay allowed when blockPrivate is set (cluster-internal receivers). */
-  allowedHosts: string[];
-  /** How many deliveries one dispatcher sends at once. */
-  concurrency: number;
-  /** The webhook client: its own public callback URL and the webhook server it asks to train. */
-  clientPublicUrl: string;
-  serverUrl: string;
-  /** The bearer token the webhook client sends to the webhook server (when that has auth on). */
-  serverToken: string | undefined;
-}
-
-export interface KubernetesConfig {
-  /** Namespace of the Jobs; the pod's own namespace when running in a cluster. */
-  namespace: string;
-  /** app.kubernetes.io/instance of our Jobs: two releases in one namespace never touch each other's. */
-  instance: string;
-  /** A kubeconfig file; unset means the in-cluster service account (or ~/.kube/config outside). */
-  kubeconfig: string | undefined;
-  /** Running in a pod (KUBERNETES_SERVICE_HOST is set): use the service account. */
-  inCluster: boolean;
-  jobPrefix: string;
-  image: string | undefined;
-  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
-  /** The Secret holding the database URL the worker reads; never inlined in the Job. */
-  databaseSecretName: string;
-  databaseSecretKey: string;
-  serviceAccountName: string | undefined;
-  ttlSecondsAfterFinished: number;
-  backoffLimit: number;
-  cpuRequest: string;
-  cpuLimit: string;
-  memoryRequest: string;
-  memoryLimit: string;
-  nodeSelector: Record<string, string>;
-  tolerations: unknown[];
-  priorityClassName: string | undefined;
-  imagePullSecrets: string[];
-  /** Kueue LocalQueue: set means Jobs are created suspended with the queue-name label. */
-  kueueQueueName: string | undefined;
-}
-
-export interface RetentionConfig {
-  /** Finished tasks, delivery records and received callbacks older than this go; 0 keeps all. */
-  days: number;
-  /** How often the leading controller runs a retention pass. */
-  intervalSeconds: number;
-  /** Rows deleted per transaction: short transactions, short locks. */
-  batchSize: number;
-  /** Pause between two batches, so that a large backlog is deleted without crowding out work. */
-  batchPauseMs: number;
-}
-
-export interface LogsConfig {
-  /** How much of a task's log GET /train/{id}/logs returns when tail_bytes is not given. */
-  tailBytes: number;
-  /** The most tail_bytes may ask for. */
-  maxTailBytes: number;
-}
 
 export interface Config {
   /** Unset means: start the embedded Postgres in dataDir. */
@@ -145,38 +84,6 @@ export interface Config {
   logs: LogsConfig;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-function int(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return fallback;
-  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(name, `must be an integer, got "${raw}"`);
-  const value = Number(raw);
-  if (value < min || value > max) {
-    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(env: Env, name: string, allowed: readonly T[], fallback: T): T {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === "") return fallback;
-  if (!(allowed as readonly string[]).includes(raw)) {
-    throw new ConfigError(name, `must be one of ${allowed.join(", ")}, got "${raw}"`);
-  }
-  return raw as T;
-}
-
 function databaseUrl(env: Env): string | undefined {
   const raw = env.DATABASE_URL;
   if (raw === undefined || raw.trim() === "") return undefined;
@@ -191,220 +98,6 @@ function databaseUrl(env: Env): string | undefined {
     throw new ConfigError("DATABASE_URL", "must start with postgres:// or postgresql://");
   }
   return raw;
-}
-
-function bool(env: Env, name: string, fallback: boolean): boolean {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === "") return fallback;
-  if (["1", "true", "yes", "on"].includes(raw)) return true;
-  if (["0", "false", "no", "off"].includes(raw)) return false;
-  throw new ConfigError(name, `must be true or false, got "${env[name]}"`);
-}
-
-function list(env: Env, name: string): string[] {
-  return (env[name] ?? "")
-    .split(",")
-    .map((item) => item.trim())
-    .filter((item) => item !== "");
-}
-
-function httpUrl(env: Env, name: string, fallback: string): string {
-  const raw = env[name]?.trim() || fallback;
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `is not a valid URL: "${raw}"`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigError(name, "must be an http:// or https:// URL");
-  }
-  return raw.replace(/\/+$/, "");
-}
-
-function json<T>(env: Env, name: string, fallback: T, check: (value: unknown) => boolean): T {
-  const raw = env[name]?.trim();
-  if (!raw) return fallback;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw new ConfigError(name, "must be JSON");
-  }
-  if (!check(value)) throw new ConfigError(name, "has the wrong shape");
-  return value as T;
-}
-
-function signingSecrets(env: Env): string[] {
-  const secrets = list(env, "TRAINYARD_WEBHOOK_SIGNING_SECRETS");
-  for (const secret of secrets) {
-    const key = secret.startsWith("whsec_") ? secret.slice("whsec_".length) : "";
-    // Never echo the value: it is a secret.
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(key) || Buffer.from(key, "base64").length < 16) {
-      throw new ConfigError(
-        "TRAINYARD_WEBHOOK_SIGNING_SECRETS",
-        "each secret must be whsec_ followed by at least 16 bytes of base64",
-      );
-    }
-  }
-  return secrets;
-}
-
-// RFC 6750's token68 alphabet; 16 characters at least, so that a token cannot be guessed.
-const TOKEN = /^[A-Za-z0-9._~+/-]{16,512}=*$/;
-
-function tokens(env: Env, name: string): string[] {
-  const values = list(env, name);
-  // Never echo a value: it is a secret.
-  if (values.some((t) => !TOKEN.test(t))) {
-    throw new ConfigError(
-      name,
-      "each token must be 16 to 512 characters of A-Z a-z 0-9 - . _ ~ + / (then any =)",
-    );
-  }
-  return values;
-}
-
-function apiTokens(env: Env): { full: string[]; read: string[] } {
-  const full = tokens(env, "TRAINYARD_API_TOKENS");
-  const read = tokens(env, "TRAINYARD_API_READ_TOKENS");
-  if (read.some((t) => full.includes(t))) {
-    throw new ConfigError("TRAINYARD_API_READ_TOKENS", "a token cannot be read-only and full too");
-  }
-  return { full, read };
-}
-
-function serverToken(env: Env): string | undefined {
-  const [token, ...more] = tokens(env, "TRAINYARD_WEBHOOK_SERVER_TOKEN");
-  if (more.length > 0) throw new ConfigError("TRAINYARD_WEBHOOK_SERVER_TOKEN", "takes one token");
-  return token;
-}
-
-function proxies(env: Env, name: string): string[] {
-  const values = list(env, name);
-  for (const value of values) {
-    const [address = "", prefix, ...rest] = value.split("/");
-    const version = isIP(address);
-    const bits = version === 4 ? 32 : 128;
-    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= bits);
-    if (version === 0 || !prefixOk || rest.length > 0) {
-      throw new ConfigError(name, `must be IP addresses or CIDR ranges, got "${value}"`);
-    }
-  }
-  return values;
-}
-
-function webhookConfig(env: Env): WebhookConfig {
-  const backoffSeconds = int(env, "TRAINYARD_WEBHOOK_BACKOFF_SECONDS", 2, 0, 3600);
-  return {
-    signingSecrets: signingSecrets(env),
-    maxAttempts: int(env, "TRAINYARD_WEBHOOK_MAX_ATTEMPTS", 3, 1, 100),
-    backoff: oneOf(env, "TRAINYARD_WEBHOOK_BACKOFF", ["fixed", "exponential"] as const, "fixed"),
-    backoffSeconds,
-    backoffMaxSeconds: int(
-      env,
-      "TRAINYARD_WEBHOOK_BACKOFF_MAX_SECONDS",
-      Math.max(300, backoffSeconds),
-      backoffSeconds,
-      86400,
-    ),
-    timeoutSeconds: int(env, "TRAINYARD_WEBHOOK_TIMEOUT_SECONDS", 10, 1, 600),
-    blockPrivate: bool(env, "TRAINYARD_WEBHOOK_BLOCK_PRIVATE", false),
-    allowedHosts: list(env, "TRAINYARD_WEBHOOK_ALLOWED_HOSTS").map((h) => h.toLowerCase()),
-    concurrency: int(env, "TRAINYARD_WEBHOOK_CONCURRENCY", 16, 1, 1000),
-    clientPublicUrl: httpUrl(env, "TRAINYARD_WEBHOOK_CLIENT_PUBLIC_URL", "http://localhost:8006"),
-    serverUrl: httpUrl(env, "TRAINYARD_WEBHOOK_SERVER_URL", "http://localhost:8005"),
-    serverToken: serverToken(env),
-  };
-}
-
-function retentionConfig(env: Env): RetentionConfig {
-  return {
-    days: int(env, "TRAINYARD_RETENTION_DAYS", 30, 0, 36500),
-    intervalSeconds: int(env, "TRAINYARD_RETENTION_INTERVAL_SECONDS", 3600, 1, 7 * 86400),
-    batchSize: int(env, "TRAINYARD_RETENTION_BATCH_SIZE", 500, 1, 10000),
-    batchPauseMs: int(env, "TRAINYARD_RETENTION_BATCH_PAUSE_MS", 100, 0, 60000),
-  };
-}
-
-const KIB = 1024;
-const MIB = 1024 * KIB;
-
-function logsConfig(env: Env): LogsConfig {
-  const maxTailBytes = int(env, "TRAINYARD_LOG_MAX_TAIL_BYTES", MIB, KIB, 64 * MIB);
-  const tailFallback = Math.min(64 * KIB, maxTailBytes);
-  return {
-    tailBytes: int(env, "TRAINYARD_LOG_TAIL_BYTES", tailFallback, 0, maxTailBytes),
-    maxTailBytes,
-  };
-}
-
-const SERVICE_ACCOUNT_NAMESPACE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
-
-function inClusterNamespace(): string | undefined {
-  try {
-    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, "utf8").trim() || undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const QUANTITY = /^[0-9]+(\.[0-9]+)?(m|k|Ki|M|Mi|G|Gi|T|Ti)?$/;
-
-function quantity(env: Env, name: string, fallback: string): string {
-  const raw = env[name]?.trim() || fallback;
-  if (!QUANTITY.test(raw)) throw new ConfigError(name, `is not a Kubernetes quantity: "${raw}"`);
-  return raw;
-}
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-function label(env: Env, name: string, fallback: string): string {
-  const raw = env[name]?.trim() || fallback;
-  if (!/^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(raw)) {
-    throw new ConfigError(name, `must be a valid label value, got "${raw}"`);
-  }
-  return raw;
-}
-
-function kubernetesConfig(env: Env): KubernetesConfig {
-  const jobPrefix = env.TRAINYARD_JOB_PREFIX?.trim() || "trainyard-train";
-  // The Job name is <prefix>-<uuid>: 36 characters of uuid, 63 in all.
-  if (!DNS_LABEL.test(jobPrefix) || jobPrefix.length > 26) {
-    throw new ConfigError("TRAINYARD_JOB_PREFIX", "must be a DNS label of at most 26 characters");
-  }
-  return {
-    namespace: env.TRAINYARD_K8S_NAMESPACE?.trim() || inClusterNamespace() || "default",
-    instance: label(env, "TRAINYARD_INSTANCE", "trainyard"),
-    kubeconfig: env.KUBECONFIG?.trim() || undefined,
-    inCluster: Boolean(env.KUBERNETES_SERVICE_HOST),
-    jobPrefix,
-    image: env.TRAINYARD_WORKER_IMAGE?.trim() || undefined,
-    imagePullPolicy: oneOf(
-      env,
-      "TRAINYARD_WORKER_IMAGE_PULL_POLICY",
-      ["Always", "IfNotPresent", "Never"] as const,
-      "IfNotPresent",
-    ),
-    databaseSecretName: env.TRAINYARD_WORKER_DATABASE_SECRET?.trim() || "trainyard-database",
-    databaseSecretKey: env.TRAINYARD_WORKER_DATABASE_SECRET_KEY?.trim() || "database-url",
-    serviceAccountName: env.TRAINYARD_WORKER_SERVICE_ACCOUNT?.trim() || undefined,
-    ttlSecondsAfterFinished: int(env, "TRAINYARD_JOB_TTL_SECONDS", 600, 0, 604800),
-    backoffLimit: int(env, "TRAINYARD_JOB_BACKOFF_LIMIT", 0, 0, 10),
-    cpuRequest: quantity(env, "TRAINYARD_WORKER_CPU_REQUEST", "100m"),
-    cpuLimit: quantity(env, "TRAINYARD_WORKER_CPU_LIMIT", "1"),
-    memoryRequest: quantity(env, "TRAINYARD_WORKER_MEMORY_REQUEST", "128Mi"),
-    memoryLimit: quantity(env, "TRAINYARD_WORKER_MEMORY_LIMIT", "512Mi"),
-    nodeSelector: json(env, "TRAINYARD_WORKER_NODE_SELECTOR", {}, (v) => {
-      return typeof v === "object" && v !== null && !Array.isArray(v)
-        ? Object.values(v).every((x) => typeof x === "string")
-        : false;
-    }),
-    tolerations: json(env, "TRAINYARD_WORKER_TOLERATIONS", [], Array.isArray),
-    priorityClassName: env.TRAINYARD_WORKER_PRIORITY_CLASS?.trim() || undefined,
-    imagePullSecrets: list(env, "TRAINYARD_WORKER_IMAGE_PULL_SECRETS"),
-    kueueQueueName: env.TRAINYARD_KUEUE_QUEUE_NAME?.trim() || undefined,
-  };
 }
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;

@@ -17,6 +17,9 @@ export interface AppContext {
   shutdown: AbortSignal;
   /** More readiness conditions (e.g. the runner can reach Kubernetes): each names a problem. */
   readiness: (() => string | undefined)[];
-  /** Where the tasks' logs are read (the runner's: a local file or the pod's log). */
-  logs: LogSource;
+  /**
+   * Where the tasks' logs are read (the runner's: a local file or the pod's log); undefined when
+   * this deployment does not serve them (Kubernetes runner with pod-log reading off).
+   */
+  logs: LogSource | undefined;
 }

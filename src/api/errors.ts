@@ -19,6 +19,7 @@ export const CATALOGUE = {
   no_model: { status: 409, title: "No trained model yet: POST /train first" },
   log_not_found: { status: 404, title: "The task has ended and has no log" },
   log_unavailable: { status: 503, title: "The task's log cannot be read right now" },
+  logs_disabled: { status: 501, title: "This deployment does not serve task logs" },
   delivery_not_failed: { status: 409, title: "Only a finally failed delivery can be redelivered" },
   callback_url_refused: { status: 400, title: "The callback_url is not one this server calls" },
   bad_signature: { status: 401, title: "The webhook signature could not be verified" },

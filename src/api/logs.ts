@@ -4,6 +4,9 @@
 // run writes, ending when the task ends. The end is known from the task's NOTIFY (waitForEnd),
 // not from polling its status.
 //
+// With the Kubernetes runner, reading pods' logs is opt-in (it needs the API pods to hold a
+// Kubernetes token): when it is off, every request answers 501 logs_disabled, saying what to set.
+//
 // A task with no log: while it may still write one (queued, running), 200 with an empty body
 // (with follow, the stream waits for the log to appear); once it has ended, 404 log_not_found
 // (it never ran, or its log is gone: a Job deleted after its TTL). Unknown task: 404
@@ -45,6 +48,12 @@ export function logsQuery(maxTailBytes: number, defaultTailBytes: number) {
   } as const;
 }
 
+/** What the operator sets to turn pod-log reading on; the chart's value grants the RBAC too. */
+const LOGS_DISABLED_DETAIL =
+  "Reading the training pods' logs is off in this deployment. To serve them, set " +
+  "TRAINYARD_KUBERNETES_POD_LOGS=true; with the Helm chart, set logs.podLogAccess=true, which " +
+  "also gives the API pods a read-only Role on pods and pods/log and a token to use it.";
+
 export function registerLogs(app: FastifyInstance, ctx: AppContext): void {
   const source = ctx.logs;
   const { tailBytes: defaultTail, maxTailBytes } = ctx.config.logs;
@@ -57,7 +66,8 @@ export function registerLogs(app: FastifyInstance, ctx: AppContext): void {
           "200 text/plain: the last tail_bytes of the log; empty while the task has not written " +
           "any yet. 404 log_not_found: the task has ended and has no log (it never ran, or the " +
           "log is gone). With follow=true: a chunked stream of the tail and then of new output, " +
-          "which ends when the task ends.",
+          "which ends when the task ends. 501 logs_disabled: this deployment does not read the " +
+          "training pods' logs (Kubernetes runner with TRAINYARD_KUBERNETES_POD_LOGS off).",
         tags: ["tasks"],
         params: taskIdParams,
         querystring: logsQuery(maxTailBytes, defaultTail),
@@ -71,6 +81,8 @@ export function registerLogs(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (request, reply) => {
+      // Before the task is looked up: the answer is the same for every task.
+      if (!source) throw new ApiError("logs_disabled", LOGS_DISABLED_DETAIL);
       const task = await mustGetTask(ctx, request.params.id);
       const tail = request.query.tail_bytes ?? defaultTail;
       void reply.header("cache-control", "no-store");

@@ -1,6 +1,8 @@
 // The log source of this process's runner kind: the local worker's file in the data dir, or
 // the pod's log through the Kubernetes API. The Kubernetes client is built on first use, so a
 // process that never serves a log (webhook-client, controller) needs no kubeconfig or token.
+// Reading pods' logs is opt-in (TRAINYARD_KUBERNETES_POD_LOGS): it needs the API pods to hold a
+// token with rights on pods/log, which by default they do not; without it there is no source.
 import { join } from "node:path";
 import type { Config } from "../config.js";
 import type { Pool } from "../db/queryable.js";
@@ -8,8 +10,9 @@ import { KubernetesLogSource } from "./kubernetes/pod-logs.js";
 import { loadKubeConfig } from "./kubernetes/runner.js";
 import { LocalLogSource, LogUnavailableError, type LogSource } from "./logs.js";
 
-export function createLogSource(config: Config, sql: Pool): LogSource {
+export function createLogSource(config: Config, sql: Pool): LogSource | undefined {
   if (config.runner === "local") return new LocalLogSource(sql, join(config.dataDir, "logs"));
+  if (!config.logs.kubernetesPodLogs) return undefined;
   let source: LogSource | undefined;
   const get = (): LogSource => {
     try {

@@ -1,5 +1,7 @@
-// Assertions shared by the chart and kustomize tests: schema validity, pod hardening and the
-// controller's least-privilege RBAC, on whatever a render contains.
+// Assertions shared by the chart and kustomize tests: schema validity, pod hardening and
+// least-privilege RBAC, on whatever a render contains. What a render may grant depends on one
+// switch, pod-log access (the chart's logs.podLogAccess, k8s/components/pod-logs): off, only the
+// controller has a token and a Role; on, the log-serving APIs also get a read-only one.
 import assert from "node:assert/strict";
 import type { Container, PodSpec, SecurityContext } from "kubernetes-types/core/v1.js";
 import type { Role, RoleBinding } from "kubernetes-types/rbac/v1.js";
@@ -21,8 +23,18 @@ export const API_LOG_RULES = [
   { apiGroups: [""], resources: ["pods/log"], verbs: ["get"] },
 ];
 
-/** The pods that talk to the Kubernetes API: the controller, and the APIs that serve logs. */
-const TOKEN_COMPONENTS = ["controller", "naive", "polling", "webhook"];
+export interface Privileges {
+  /** The log-serving APIs read the training pods' logs (a token and the api-logs Role). */
+  podLogAccess: boolean;
+}
+
+export const DEFAULT_PRIVILEGES: Privileges = { podLogAccess: false };
+
+/** The pods that talk to the Kubernetes API: the controller, and with pod-log access the APIs
+ * that serve logs. Every other pod (the webhook client, Postgres) has no token. */
+function tokenComponents({ podLogAccess }: Privileges): string[] {
+  return podLogAccess ? ["controller", "naive", "polling", "webhook"] : ["controller"];
+}
 
 export function assertValidObjects(objects: K8sObject[]): void {
   assert.ok(objects.length > 0, "the render is empty");
@@ -63,7 +75,10 @@ function assertContainerHardened(where: string, container: Container, pod: PodSp
 }
 
 /** Every pod and container of the render is hardened (the pod security "restricted" profile). */
-export function assertHardened(objects: K8sObject[]): void {
+export function assertHardened(
+  objects: K8sObject[],
+  privileges: Privileges = DEFAULT_PRIVILEGES,
+): void {
   const all = workloads(objects);
   assert.ok(all.length > 0, "no workloads");
   for (const { object, pod } of all) {
@@ -78,8 +93,9 @@ export function assertHardened(objects: K8sObject[]): void {
     // Service links would define e.g. TRAINYARD_WEBHOOK_PORT=tcp://... (release "trainyard").
     assert.equal(pod.enableServiceLinks, false, `${where}: enableServiceLinks`);
     const component = object.metadata.labels?.["app.kubernetes.io/component"];
-    // Only the controller and the log-serving APIs talk to the Kubernetes API.
-    const wantsToken = TOKEN_COMPONENTS.includes(component ?? "");
+    // Only the controller (and with pod-log access the log-serving APIs) talk to the Kubernetes
+    // API: no other pod gets a token.
+    const wantsToken = tokenComponents(privileges).includes(component ?? "");
     assert.equal(pod.automountServiceAccountToken, wantsToken, `${where}: token automount`);
     for (const container of [...(pod.initContainers ?? []), ...pod.containers]) {
       assertContainerHardened(`${where} ${container.name}`, container, pod);
@@ -97,24 +113,33 @@ function sortedRules(role: Role): unknown {
 
 /**
  * RBAC is exactly: the controller's Role with its minimal rules bound to the controller's
- * ServiceAccount, the read-only log Role bound to the API account, no cluster-wide objects;
- * the API and worker accounts mount no token themselves, and the worker's has no binding.
+ * ServiceAccount and, only with pod-log access, the read-only log Role bound to the API account;
+ * no cluster-wide objects; the API and worker accounts mount no token themselves, and the
+ * worker's has no binding.
  */
-export function assertRbac(objects: K8sObject[], prefix: string, namespace: string): void {
+export function assertRbac(
+  objects: K8sObject[],
+  prefix: string,
+  namespace: string,
+  privileges: Privileges = DEFAULT_PRIVILEGES,
+): void {
   assert.deepEqual(ofKind(objects, "ClusterRole"), [], "no ClusterRole");
   assert.deepEqual(ofKind(objects, "ClusterRoleBinding"), [], "no ClusterRoleBinding");
   const roles = new Map(
     (ofKind(objects, "Role") as unknown as Role[]).map((r) => [r.metadata?.name, r]),
   );
-  assert.deepEqual([...roles.keys()].sort(), [`${prefix}-api-logs`, `${prefix}-controller`]);
-  assert.deepEqual(sortedRules(roles.get(`${prefix}-controller`) as Role), CONTROLLER_RULES);
-  assert.deepEqual(sortedRules(roles.get(`${prefix}-api-logs`) as Role), API_LOG_RULES);
+  const expected: [role: string, account: string, rules: unknown][] = [
+    [`${prefix}-controller`, `${prefix}-controller`, CONTROLLER_RULES],
+  ];
+  if (privileges.podLogAccess)
+    expected.push([`${prefix}-api-logs`, `${prefix}-api`, API_LOG_RULES]);
+  assert.deepEqual([...roles.keys()].sort(), expected.map(([role]) => role).sort(), "the Roles");
+  for (const [role, , rules] of expected) {
+    assert.deepEqual(sortedRules(roles.get(role) as Role), rules, `${role}: exactly these rules`);
+  }
   const bindings = ofKind(objects, "RoleBinding") as unknown as RoleBinding[];
-  assert.equal(bindings.length, 2, "one RoleBinding per Role");
-  for (const [role, account] of [
-    [`${prefix}-controller`, `${prefix}-controller`],
-    [`${prefix}-api-logs`, `${prefix}-api`],
-  ] as const) {
+  assert.equal(bindings.length, expected.length, "one RoleBinding per Role");
+  for (const [role, account] of expected) {
     const binding = bindings.find((b) => b.metadata?.name === role);
     assert.ok(binding, `RoleBinding ${role}`);
     assert.deepEqual(binding.roleRef, {

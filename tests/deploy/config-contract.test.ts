@@ -1,16 +1,18 @@
-// One source of truth: src/config.ts defines every environment variable, default and port.
+// One source of truth: src/config.ts (with its sections in src/config/) defines every
+// environment variable, default and port.
 // The chart and k8s/ may only set names it reads, and what they set must parse with its own
 // loadConfig into what the deployment means (the Kubernetes runner, the chart's image, ports
 // that match the Services).
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import type { Container } from "kubernetes-types/core/v1.js";
+import type { Container, SecretKeySelector } from "kubernetes-types/core/v1.js";
 import { APP_NAMES, HTTP_APPS, loadConfig, type Config } from "../../src/config.js";
 import {
   ROOT,
   containerEnv,
+  decodeSecret,
   envNames,
   find,
   get,
@@ -40,11 +42,23 @@ function namesConfigReads(): Set<string> {
   return read;
 }
 
-/** The same names, as written in src/config.ts: the two views must agree. */
+/** The files that define environment names: src/config.ts and its sections, src/config/. */
+function configSourceFiles(): string[] {
+  const sections = readdirSync(join(ROOT, "src", "config"))
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => join("src", "config", f));
+  return [join("src", "config.ts"), ...sections.sort()];
+}
+
+/** The same names, as written in those files: the two views must agree. */
 function namesInConfigSource(): Set<string> {
-  const source = readFileSync(join(ROOT, "src", "config.ts"), "utf8");
-  const names = source.match(/\b(TRAINYARD_[A-Z0-9_]+|DATABASE_URL|LOG_LEVEL|KUBECONFIG)\b/g);
-  return new Set(names ?? []);
+  const names = new Set<string>();
+  for (const file of configSourceFiles()) {
+    const source = readFileSync(join(ROOT, file), "utf8");
+    const found = source.match(/\b(TRAINYARD_[A-Z0-9_]+|DATABASE_URL|LOG_LEVEL|KUBECONFIG)\b/g);
+    for (const name of found ?? []) names.add(name);
+  }
+  return names;
 }
 
 const CONFIG_NAMES = namesConfigReads();
@@ -124,6 +138,37 @@ const RENDERS: Render[] = [
     placeholders: PLACEHOLDER_SECRET,
   },
   {
+    name: "chart with pod-log access, auth and a ServiceMonitor",
+    objects: () =>
+      helmTemplate([
+        "logs.podLogAccess=true",
+        "auth.enabled=true",
+        "auth.readTokens={read-only-token-of-grafana-4567}",
+        "serviceMonitor.enabled=true",
+      ]),
+    prefix: "trainyard",
+    namespace: "trainyard",
+  },
+  {
+    name: "chart with auth from a Secret of the user's",
+    objects: () =>
+      helmTemplate([
+        "auth.enabled=true",
+        "auth.existingSecret=team-tokens",
+        "serviceMonitor.enabled=true",
+      ]),
+    prefix: "trainyard",
+    namespace: "trainyard",
+    // As the user would write it: the client's token among the full ones, the scrape token
+    // among the read-only ones.
+    placeholders: {
+      "team-tokens/api-tokens": "operator-token-0123456789,client-token-0123456789",
+      "team-tokens/api-read-tokens": "scrape-token-0123456789",
+      "team-tokens/webhook-client-token": "client-token-0123456789",
+      "team-tokens/metrics-token": "scrape-token-0123456789",
+    },
+  },
+  {
     name: "kustomize dev overlay",
     objects: () => kustomize("k8s/overlays/dev"),
     prefix: "trainyard",
@@ -157,7 +202,7 @@ function servicePort(objects: K8sObject[], name: string): number {
 }
 
 describe("config contract", () => {
-  test("loadConfig reads exactly the names src/config.ts spells out", () => {
+  test("loadConfig reads exactly the names src/config.ts and src/config/*.ts spell out", () => {
     const expected = namesInConfigSource();
     // Read by loadConfig only to choose the runner's default; set by Kubernetes, not by us.
     const observed = new Set([...CONFIG_NAMES].filter((n) => n !== "KUBERNETES_SERVICE_HOST"));
@@ -167,7 +212,7 @@ describe("config contract", () => {
 
   for (const render of RENDERS) {
     describe(render.name, () => {
-      test("sets only names that src/config.ts reads", async () => {
+      test("sets only names that src/config.ts and src/config/ read", async () => {
         const objects = await render.objects();
         const trainyard = workloads(objects).flatMap(({ pod }) =>
           pod.containers.filter(isTrainyard),
@@ -257,8 +302,7 @@ describe("config contract", () => {
         // In a cluster private addresses are blocked, except the client's Service.
         assert.equal(serverConfig.blockPrivate, true);
         assert.ok(serverConfig.allowedHosts.includes(callback.hostname));
-        assert.ok(serverConfig.signingSecrets.length >= 1);
-        assert.deepEqual(clientConfig.signingSecrets, serverConfig.signingSecrets);
+        assert.ok(clientConfig.signingSecrets.length >= 1);
         // The controller signs (its dispatcher sends the callbacks) with what the client checks.
         const signer = onlyContainer(
           workload(objects, "Deployment", `${render.prefix}-controller`).pod,
@@ -267,12 +311,91 @@ describe("config contract", () => {
           configOf(signer, objects, render).webhooks.signingSecrets,
           clientConfig.signingSecrets,
         );
-        // Only these three see the signing secrets.
+        // The webhook API signs nothing (it only stores the callback_url): it has no secrets.
+        assert.deepEqual(serverConfig.signingSecrets, []);
+        // Only these two see the signing secrets.
         for (const { pod } of workloads(objects)) {
           for (const c of pod.containers) {
             const sees = c.env?.some((e) => e.name === "TRAINYARD_WEBHOOK_SIGNING_SECRETS");
-            assert.equal(Boolean(sees), c === client || c === server || c === signer, c.name);
+            assert.equal(Boolean(sees), c === client || c === signer, c.name);
           }
+        }
+      });
+
+      test("the controller serves health and metrics on its container's and Service's port", async () => {
+        const objects = await render.objects();
+        const name = `${render.prefix}-controller`;
+        const container = onlyContainer(workload(objects, "Deployment", name).pod);
+        const port = configOf(container, objects, render).controllerPort;
+        assert.deepEqual(container.ports, [{ name: "http", containerPort: port, protocol: "TCP" }]);
+        assert.equal(servicePort(objects, name), port);
+        assert.equal(container.readinessProbe?.httpGet?.port, "http");
+      });
+
+      test("pod-log reading comes with the token and the Role it needs, and only then", async () => {
+        const objects = await render.objects();
+        const readers = new Map<string, boolean>();
+        for (const app of Object.keys(HTTP_APPS)) {
+          const { pod } = workload(objects, "Deployment", `${render.prefix}-${app}`);
+          const reads = configOf(onlyContainer(pod), objects, render).logs.kubernetesPodLogs;
+          readers.set(app, reads);
+          // The webhook client serves no logs: never a token, whatever the switch.
+          const token = app === "webhook-client" ? false : reads;
+          assert.equal(pod.automountServiceAccountToken, token, `${app}: token`);
+          if (!reads) continue;
+          // Its account is bound to a Role that may read pods' logs.
+          const bound = ofKind(objects, "RoleBinding").filter((b) =>
+            ((b.subjects as { name: string }[] | undefined) ?? []).some(
+              (s) => s.name === pod.serviceAccountName,
+            ),
+          );
+          const rules = bound.flatMap((b) => {
+            const role = get(objects, "Role", (b.roleRef as { name: string }).name);
+            return (role.rules as { resources: string[]; verbs: string[] }[]) ?? [];
+          });
+          assert.ok(
+            rules.some((r) => r.resources.includes("pods/log") && r.verbs.includes("get")),
+            `${app} reads pod logs without the right to`,
+          );
+        }
+        // One switch for all of them: the same value in every API.
+        assert.equal(new Set(readers.values()).size, 1, JSON.stringify([...readers]));
+      });
+
+      test("with auth, every HTTP server checks the same tokens, and its callers hold one", async () => {
+        const objects = await render.objects();
+        const servers = [...Object.keys(HTTP_APPS), "controller"].map((app) => {
+          const container = onlyContainer(
+            workload(objects, "Deployment", `${render.prefix}-${app}`).pod,
+          );
+          return { app, config: configOf(container, objects, render) };
+        });
+        const [first] = servers;
+        assert.ok(first);
+        for (const { app, config } of servers) {
+          assert.deepEqual(config.apiTokens, first.config.apiTokens, `${app}: full tokens`);
+          assert.deepEqual(config.apiReadTokens, first.config.apiReadTokens, `${app}: read`);
+        }
+        const client = servers.find((s) => s.app === "webhook-client")?.config;
+        const monitor = find(objects, "ServiceMonitor", render.prefix);
+        if (first.config.apiTokens.length === 0) {
+          assert.deepEqual(first.config.apiReadTokens, [], "read tokens without full ones");
+          assert.equal(client?.webhooks.serverToken, undefined);
+          return;
+        }
+        // The webhook client submits to the webhook API: it needs a full-access token.
+        assert.ok(first.config.apiTokens.includes(client?.webhooks.serverToken ?? ""));
+        // Prometheus scrapes with a token that may read /metrics, and no more.
+        if (monitor) {
+          const endpoint = (monitor.spec as { endpoints: { authorization?: unknown }[] })
+            .endpoints[0];
+          const { name, key } = (endpoint?.authorization as { credentials: SecretKeySelector })
+            .credentials;
+          const secret = find(objects, "Secret", name ?? "");
+          const scrape = secret
+            ? decodeSecret(secret, key)
+            : (render.placeholders?.[`${name}/${key}`] ?? "");
+          assert.ok(first.config.apiReadTokens.includes(scrape), "the scrape token is read-only");
         }
       });
     });

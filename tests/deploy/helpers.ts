@@ -15,6 +15,7 @@ import { ConfigMap, Namespace, Secret, Service, ServiceAccount } from "kubernete
 import { NetworkPolicy } from "kubernetes-models/networking.k8s.io/v1";
 import { PodDisruptionBudget } from "kubernetes-models/policy/v1";
 import { ClusterRole, Role, RoleBinding } from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1";
 import { validate as validateDeployment } from "kubernetes-models/_schemas/IoK8sApiAppsV1Deployment";
 import { validate as validateStatefulSet } from "kubernetes-models/_schemas/IoK8sApiAppsV1StatefulSet";
 import { validate as validateJob } from "kubernetes-models/_schemas/IoK8sApiBatchV1Job";
@@ -139,6 +140,25 @@ export async function kustomize(path: string): Promise<K8sObject[]> {
 type SchemaValidate = ((data: unknown) => boolean) & { errors?: unknown[] | null };
 type ModelClass = new (data: never) => { validate(): void };
 
+/**
+ * The schema check of a model whose package does not export its schemas (the CRD packages):
+ * its validate() runs the schema on `this`, so calling it on any object reads the same fields.
+ */
+function modelSchema(model: ModelClass): SchemaValidate {
+  const validate = model.prototype as { validate(this: unknown): void };
+  const check: SchemaValidate = (data: unknown) => {
+    try {
+      validate.validate.call(data);
+      check.errors = null;
+      return true;
+    } catch (err) {
+      check.errors = [err instanceof Error ? err.message : String(err)];
+      return false;
+    }
+  };
+  return check;
+}
+
 /** Every kind the chart and k8s/ may render, by apiVersion/kind; anything else is an error. */
 const MODELS: Record<string, { model: ModelClass; validate: SchemaValidate }> = {
   "apps/v1/Deployment": { model: Deployment, validate: validateDeployment },
@@ -155,6 +175,11 @@ const MODELS: Record<string, { model: ModelClass; validate: SchemaValidate }> = 
   "rbac.authorization.k8s.io/v1/ClusterRole": { model: ClusterRole, validate: validateClusterRole },
   "rbac.authorization.k8s.io/v1/Role": { model: Role, validate: validateRole },
   "rbac.authorization.k8s.io/v1/RoleBinding": { model: RoleBinding, validate: validateRoleBinding },
+  // The Prometheus Operator's CRD (serviceMonitor.enabled), from its published schema.
+  "monitoring.coreos.com/v1/ServiceMonitor": {
+    model: ServiceMonitor,
+    validate: modelSchema(ServiceMonitor),
+  },
 };
 
 /**

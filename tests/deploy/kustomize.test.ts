@@ -1,10 +1,17 @@
 // k8s/: the plain manifests for users without Helm. `kubectl kustomize` renders the base and
 // the dev overlay; both are valid and hardened, and each is the chart's own render with the
-// matching values, object by object (so the two can never drift apart).
+// matching values, object by object (so the two can never drift apart): the base is the
+// chart's defaults (no pod-log access), the dev overlay what skaffold's Helm release deploys
+// (with pod-log access, through k8s/components/pod-logs), so that `skaffold dev` and
+// `skaffold dev -p kustomize` give the same cluster.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
 import { assertHardened, assertRbac, assertValidObjects } from "./checks.js";
 import {
+  ROOT,
   decodeSecret,
   find,
   get,
@@ -19,6 +26,15 @@ import {
 } from "./helpers.js";
 
 const NS = "trainyard";
+
+/** The values skaffold.yaml's Helm release sets (besides the image it builds). */
+function skaffoldValues(): string[] {
+  const skaffold = parse(readFileSync(join(ROOT, "skaffold.yaml"), "utf8")) as {
+    deploy: { helm: { releases: { setValues: Record<string, unknown> }[] } };
+  };
+  const setValues = skaffold.deploy.helm.releases[0]?.setValues ?? {};
+  return Object.entries(setValues).map(([k, v]) => `${k}=${String(v)}`);
+}
 const SELECTOR_LABELS = [
   "app.kubernetes.io/name",
   "app.kubernetes.io/instance",
@@ -110,8 +126,9 @@ describe("kustomize", () => {
     test("renders valid, hardened objects with minimal RBAC and a bundled Postgres", async () => {
       const objects = await kustomize("k8s/overlays/dev");
       assertValidObjects(objects);
-      assertHardened(objects);
-      assertRbac(objects, "trainyard", NS);
+      // Development serves task logs: the log-serving APIs' read-only Role and token.
+      assertHardened(objects, { podLogAccess: true });
+      assertRbac(objects, "trainyard", NS, { podLogAccess: true });
       get(objects, "StatefulSet", "trainyard-postgresql");
       // The image built locally, and the training Jobs get the same (copied by replacements).
       assert.equal(assertWorkerImageIsThePodsImage(objects), "trainyard:dev");
@@ -127,8 +144,11 @@ describe("kustomize", () => {
       assert.equal(find(objects, "Secret", "trainyard-postgresql")?.kind, "Secret");
     });
 
-    test("is the chart's default install with the image trainyard:dev", async () => {
-      const chart = await helmTemplate(["image.tag=dev"]);
+    test("is what skaffold's Helm release installs, with the image trainyard:dev", async () => {
+      const values = skaffoldValues();
+      // What makes it differ from the base; were skaffold to drop it, so must the overlay.
+      assert.ok(values.includes("logs.podLogAccess=true"), values.join(" "));
+      const chart = await helmTemplate(["image.tag=dev", ...values]);
       assertSameObjects(await kustomize("k8s/overlays/dev"), chart);
     });
   });

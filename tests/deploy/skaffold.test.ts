@@ -120,6 +120,10 @@ describe("skaffold.yaml", () => {
     const objects = await helmTemplate(values, { release: release.name });
     const env = get(objects, "ConfigMap", "trainyard").data as Record<string, string>;
     assert.equal(env.TRAINYARD_WORKER_IMAGE, "trainyard:0123abcd");
+    // Development serves task logs (the chart's default does not; kustomize.test.ts holds the
+    // kustomize profile's overlay to the same values).
+    assert.equal(env.TRAINYARD_KUBERNETES_POD_LOGS, "true");
+    get(objects, "Role", "trainyard-api-logs");
     assertForwardsServices(SKAFFOLD.portForward, objects);
   });
 

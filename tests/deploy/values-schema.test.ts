@@ -40,6 +40,14 @@ const SCHEMA_ERRORS: BadValue[] = [
   { values: ["naive.service.type=Ingress"], message: /\/naive\/service\/type.*one of/ },
   { values: ["controller.maxRunning=0"], message: /\/controller\/maxRunning.*minimum/ },
   { values: ["postgresql.auth.password=p@ss/word"], message: /\/postgresql\/auth\/password/ },
+  { values: ["logs.podLogAccess=yes"], message: /\/logs\/podLogAccess.*boolean/ },
+  { values: ["logs.podLogs=true"], message: /\/logs.*additional properties 'podLogs'/ },
+  // config.ts would refuse a short token at start; the schema refuses it at install.
+  { values: ["auth.enabled=true", "auth.tokens={short}"], message: /\/auth\/tokens\/0/ },
+  { values: ["auth.keys.tokens=api tokens"], message: /\/auth\/keys\/tokens/ },
+  { values: ["auth.token=x"], message: /\/auth.*additional properties 'token'/ },
+  { values: ["serviceMonitor.interval=soon"], message: /\/serviceMonitor\/interval/ },
+  { values: ["serviceMonitor.enabled=1"], message: /\/serviceMonitor\/enabled.*boolean/ },
 ];
 
 /** Valid one by one, wrong together: the chart fails the render with a message of its own. */
@@ -59,6 +67,28 @@ const RENDER_ERRORS: BadValue[] = [
   {
     values: ["webhook.backoffSeconds=60", "webhook.backoffMaxSeconds=30"],
     message: /backoffMaxSeconds must be at least webhook.backoffSeconds/,
+  },
+  {
+    // Tokens given but never required would be a false sense of safety.
+    values: ["auth.tokens={full-access-token-of-alice-0123}"],
+    message: /used only with auth.enabled=true/,
+  },
+  {
+    // The chart writes no Secret then: the tokens would be dropped without a word.
+    values: [
+      "auth.enabled=true",
+      "existingSecret=team-trainyard",
+      "auth.tokens={full-access-token-of-alice-0123}",
+    ],
+    message: /with auth.existingSecret or existingSecret, put them in that Secret/,
+  },
+  {
+    values: [
+      "auth.enabled=true",
+      "auth.tokens={full-access-token-of-alice-0123}",
+      "auth.readTokens={full-access-token-of-alice-0123}",
+    ],
+    message: /cannot be in auth.tokens and auth.readTokens both/,
   },
 ];
 

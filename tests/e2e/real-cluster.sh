@@ -44,8 +44,8 @@ helm install "$RELEASE" charts/trainyard -n "$NAMESPACE" \
   --set image.repository="${IMAGE%:*}" --set image.tag="${IMAGE#*:}" \
   --set image.pullPolicy=Never --wait --timeout 5m
 
-step "port-forward 8003-8006"
-for pair in naive:8003 polling:8004 webhook:8005 webhook-client:8006; do
+step "port-forward 8003-8007"
+for pair in naive:8003 polling:8004 webhook:8005 webhook-client:8006 controller:8007; do
   kubectl -n "$NAMESPACE" port-forward "svc/$RELEASE-${pair%%:*}" "${pair##*:}:${pair##*:}" >/dev/null &
   PIDS+=("$!")
 done
@@ -72,6 +72,13 @@ sleep 5
 [[ "$(curl -sf -X DELETE "http://localhost:8004/train/$LONG" | jq -r .status)" == cancelled ]] || fail "cancel"
 sleep 5
 [[ -z "$(kubectl -n "$NAMESPACE" get jobs -o name | grep "$LONG" || true)" ]] || fail "the cancelled task's Job is still there"
+
+step "logs: off by default (the API pods hold no Kubernetes token): 501 logs_disabled"
+[[ "$(curl -s "http://localhost:8004/train/$TASK_ID/logs" | jq -r .code)" == logs_disabled ]] \
+  || fail "GET /train/{id}/logs with logs.podLogAccess=false"
+
+step "controller: /metrics through its Service"
+curl -sf http://localhost:8007/metrics | grep -q '^trainyard_' || fail "controller metrics"
 
 step "webhook: the server calls the client back"
 curl -sf -X POST http://localhost:8005/train -H "Content-Type: application/json" \

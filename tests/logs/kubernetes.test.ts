@@ -1,6 +1,8 @@
 // GET /train/{id}/logs with the Kubernetes runner: a real controller whose Jobs' pods the
 // stand-in API server runs as real worker processes, and an API process that reads their logs
 // through the API server (pods list, pods/log with tailLines, timestamps, sinceTime, follow).
+// Reading pod logs is opt-in (TRAINYARD_KUBERNETES_POD_LOGS): an API process without it answers
+// 501 logs_disabled and never calls the API server.
 import assert from "node:assert/strict";
 import { get, type IncomingMessage } from "node:http";
 import { after, before, describe, test } from "node:test";
@@ -35,14 +37,22 @@ describe("task logs, Kubernetes runner (stand-in API server)", () => {
   let cluster: Cluster;
   let polling: AppProcess;
   let webhook: AppProcess;
+  /** An API process as the chart deploys it by default: pod-log reading off. */
+  let naive: AppProcess;
 
   before(async () => {
     cluster = await startCluster();
     await cluster.startController();
-    // The API processes read logs through the API server, as in the chart (their own Role).
-    const env = { ...cluster.controllerEnv, TRAINYARD_LOG_MAX_TAIL_BYTES: "4096" };
+    // The API processes read logs through the API server, as in the chart with
+    // logs.podLogAccess=true (their own Role).
+    const env = {
+      ...cluster.controllerEnv,
+      TRAINYARD_LOG_MAX_TAIL_BYTES: "4096",
+      TRAINYARD_KUBERNETES_POD_LOGS: "true",
+    };
     polling = await cluster.startApp("polling", { env });
     webhook = await cluster.startApp("webhook", { env });
+    naive = await cluster.startApp("naive", { env: cluster.controllerEnv });
   });
   after(async () => {
     await cluster?.close();
@@ -169,6 +179,32 @@ describe("task logs, Kubernetes runner (stand-in API server)", () => {
       allow();
     }
     assert.equal((await call("GET", `${api()}/train/${task.id}/logs`)).status, 200);
+  });
+
+  test("pod-log reading off (the chart's default): 501 logs_disabled naming the switch", async () => {
+    const task = await submit(0);
+    const whole = await finished(task.id);
+    assert.ok(whole.length > 0, "the pod has a log, so 501 is not for want of one");
+    const before = cluster.server.requests({ resource: "pods/log" }).length;
+    for (const query of ["", "?tail_bytes=10", "?follow=true"]) {
+      const res = await call("GET", `${naive.url("naive")}/train/${task.id}/logs${query}`);
+      assert.equal(res.status, 501, res.text);
+      assert.match(res.headers.get("content-type") ?? "", /^application\/problem\+json/);
+      assert.equal(res.body.code, "logs_disabled");
+      assert.match(String(res.body.detail), /TRAINYARD_KUBERNETES_POD_LOGS=true/);
+      assert.match(String(res.body.detail), /logs\.podLogAccess=true/);
+    }
+    // The same answer for a task that does not exist: the feature is off, not the task missing.
+    const unknown = await call(
+      "GET",
+      `${naive.url("naive")}/train/00000000-0000-4000-8000-000000000000/logs`,
+    );
+    assert.equal(unknown.status, 501);
+    // It never asked the API server for anything.
+    assert.equal(cluster.server.requests({ resource: "pods/log" }).length, before);
+    // The rest of the app works: the task is there.
+    const status = await call("GET", `${naive.url("naive")}/train/${task.id}/status`);
+    assert.equal(status.status, 200);
   });
 
   test("a finished task whose Job (and pod) is gone: 404 log_not_found", async () => {

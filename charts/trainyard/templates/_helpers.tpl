@@ -84,6 +84,21 @@ The Secret with `database-url` and `webhook-signing-secrets`: the user's or the 
 {{- default (include "trainyard.fullname" .) .Values.existingSecret }}
 {{- end }}
 
+{{/*
+The Secret with the API tokens (auth.keys): auth.existingSecret, else the one above.
+*/}}
+{{- define "trainyard.authSecretName" -}}
+{{- default (include "trainyard.secretName" .) .Values.auth.existingSecret }}
+{{- end }}
+
+{{/*
+Whether the chart writes the auth keys into its own Secret: only when no Secret of the user's
+holds them.
+*/}}
+{{- define "trainyard.chartWritesAuth" -}}
+{{- if and .Values.auth.enabled (not .Values.auth.existingSecret) (not .Values.existingSecret) }}true{{ end }}
+{{- end }}
+
 {{- define "trainyard.postgresql.fullname" -}}
 {{ include "trainyard.fullname" . }}-postgresql
 {{- end }}
@@ -124,7 +139,45 @@ in the cluster wins (lookup; it returns nothing under `helm template`).
 {{- end }}
 {{- $_ := set $generated "signingSecrets" $secrets }}
 {{- end }}
+{{- if and (include "trainyard.chartWritesAuth" .) (not (hasKey $generated "auth")) }}
+{{- $_ := set $generated "auth" (include "trainyard.generatedAuth" . | fromYaml) }}
+{{- end }}
 {{- toYaml $generated }}
+{{- end }}
+
+{{/*
+The auth keys of the chart's Secret (called once, by trainyard.generated). The webhook client's
+token is one more full-access token and the scrape token one more read-only token, each only
+while its user is deployed. Generated tokens (those two, and a full-access one when
+auth.tokens is empty) are read back from the Secret in the cluster, so upgrades keep them.
+*/}}
+{{- define "trainyard.generatedAuth" -}}
+{{- $keys := .Values.auth.keys }}
+{{- $data := dict }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "trainyard.fullname" .) }}
+{{- if and $existing $existing.data }}
+{{- $data = $existing.data }}
+{{- end }}
+{{- $client := "" }}
+{{- if .Values.webhookClient.enabled }}
+{{- $client = get $data $keys.webhookClientToken | b64dec | default (randAlphaNum 40) }}
+{{- end }}
+{{- $metrics := "" }}
+{{- if .Values.serviceMonitor.enabled }}
+{{- $metrics = get $data $keys.metricsToken | b64dec | default (randAlphaNum 40) }}
+{{- end }}
+{{- $full := .Values.auth.tokens }}
+{{- if not $full }}
+{{- $kept := without (splitList "," (get $data $keys.tokens | b64dec)) "" (get $data $keys.webhookClientToken | b64dec) }}
+{{- $full = $kept | default (list (randAlphaNum 40)) }}
+{{- end }}
+{{- $read := .Values.auth.readTokens }}
+{{- if $client }}{{ $full = append $full $client }}{{ end }}
+{{- if $metrics }}{{ $read = append $read $metrics }}{{ end }}
+tokens: {{ join "," $full | quote }}
+readTokens: {{ join "," $read | quote }}
+webhookClientToken: {{ $client | quote }}
+metricsToken: {{ $metrics | quote }}
 {{- end }}
 
 {{/*
@@ -225,21 +278,63 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
 
 {{/*
 The env every trainyard container gets besides the ConfigMap: secrets by reference, never
-inlined. Call with (dict "root" $ "webhookSecrets" true/false).
+inlined, each only where it is used. Call with (dict "root" $ "app" <app or "controller">).
+The signing secrets: the controller signs (its dispatcher), the webhook client verifies. The
+API tokens (auth.enabled): every HTTP app checks them, the controller's for its /metrics; the
+webhook client also sends one to the webhook API.
 */}}
 {{- define "trainyard.secretEnv" -}}
+{{- $root := .root }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "trainyard.secretName" .root }}
+      name: {{ include "trainyard.secretName" $root }}
       key: database-url
-{{- if .webhookSecrets }}
+{{- if has .app (list "controller" "webhook-client") }}
 - name: TRAINYARD_WEBHOOK_SIGNING_SECRETS
   valueFrom:
     secretKeyRef:
-      name: {{ include "trainyard.secretName" .root }}
+      name: {{ include "trainyard.secretName" $root }}
       key: webhook-signing-secrets
 {{- end }}
+{{- if $root.Values.auth.enabled }}
+{{- $keys := $root.Values.auth.keys }}
+- name: TRAINYARD_API_TOKENS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "trainyard.authSecretName" $root }}
+      key: {{ $keys.tokens }}
+- name: TRAINYARD_API_READ_TOKENS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "trainyard.authSecretName" $root }}
+      key: {{ $keys.readTokens }}
+      # A Secret of yours may have no read-only tokens.
+      optional: true
+{{- if eq .app "webhook-client" }}
+- name: TRAINYARD_WEBHOOK_SERVER_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "trainyard.authSecretName" $root }}
+      key: {{ $keys.webhookClientToken }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+An egress rule to the Kubernetes API server: not a pod, and its address differs per cluster.
+*/}}
+{{- define "trainyard.netpol.apiServer" -}}
+{{- $np := .Values.networkPolicy }}
+- ports:
+    {{- range $np.apiServerPorts }}
+    - protocol: TCP
+      port: {{ . }}
+    {{- end }}
+  {{- with $np.apiServerEgressTo }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 
 {{/*
@@ -287,5 +382,17 @@ start; failing here says so at install time instead.
 {{- end }}
 {{- if lt (int .Values.webhook.backoffMaxSeconds) (int .Values.webhook.backoffSeconds) }}
 {{- fail "webhook.backoffMaxSeconds must be at least webhook.backoffSeconds" }}
+{{- end }}
+{{- $auth := .Values.auth }}
+{{- if and (not $auth.enabled) (or $auth.tokens $auth.readTokens $auth.existingSecret) }}
+{{- fail "auth.tokens, auth.readTokens and auth.existingSecret are used only with auth.enabled=true" }}
+{{- end }}
+{{- if and $auth.enabled (or $auth.tokens $auth.readTokens) (not (include "trainyard.chartWritesAuth" .)) }}
+{{- fail "auth.tokens and auth.readTokens go into the chart's Secret: with auth.existingSecret or existingSecret, put them in that Secret instead" }}
+{{- end }}
+{{- range $t := $auth.readTokens }}
+{{- if has $t $auth.tokens }}
+{{- fail "a token cannot be in auth.tokens and auth.readTokens both" }}
+{{- end }}
 {{- end }}
 {{- end }}
