@@ -54,6 +54,8 @@ export interface Config {
   /** A run's time limit (Job activeDeadlineSeconds): the default, and the most a task may ask. */
   defaultTimeoutSeconds: number;
   maxTimeoutSeconds: number;
+  /** How long a worker keeps trying to record its outcome while the database refuses writes. */
+  workerWritePatienceSeconds: number;
   /** The most attempts a task may ask for (max_attempts), and its retry backoff by default. */
   maxAttempts: number;
   defaultRetryBackoffSeconds: number;
@@ -143,6 +145,7 @@ export function loadConfig(env: Env = process.env): Config {
       maxTimeoutSeconds,
     ),
     maxTimeoutSeconds,
+    workerWritePatienceSeconds: int(env, "TRAINYARD_WORKER_WRITE_PATIENCE_SECONDS", 60, 1, 3600),
     maxAttempts: int(env, "TRAINYARD_MAX_ATTEMPTS", 10, 1, 100),
     defaultRetryBackoffSeconds: int(env, "TRAINYARD_RETRY_BACKOFF_SECONDS", 10, 0, 3600),
     naiveWaitSeconds: int(env, "TRAINYARD_NAIVE_WAIT_SECONDS", 60, 1, 3600),
@@ -176,6 +179,7 @@ export function workerEnvironment(config: Config, databaseUrl: string): Record<s
     NODE_ENV: process.env.NODE_ENV ?? "production",
   };
   if (config.datasetPath) env.TRAINYARD_DATASET_PATH = config.datasetPath;
+  env.TRAINYARD_WORKER_WRITE_PATIENCE_SECONDS = String(config.workerWritePatienceSeconds);
   if (process.env.PATH) env.PATH = process.env.PATH;
   return env;
 }

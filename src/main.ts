@@ -19,9 +19,11 @@ async function runWorkerProcess(config: Config, taskId: string, log: Logger): Pr
   }
   const { runWorker } = await import("./worker.js");
   const sql = connect(config.databaseUrl, { max: 2, applicationName: "trainyard-worker" });
-  const code = await runWorker(sql, taskId, { datasetPath: config.datasetPath }, log).finally(() =>
-    sql.end({ timeout: 5 }),
-  );
+  const opts = {
+    datasetPath: config.datasetPath,
+    writePatienceMs: config.workerWritePatienceSeconds * 1000,
+  };
+  const code = await runWorker(sql, taskId, opts, log).finally(() => sql.end({ timeout: 5 }));
   process.exit(code);
 }
 

@@ -5,19 +5,26 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { Pool } from "./db/queryable.js";
+import { classifyPgError } from "./db/connect.js";
+import { withPatience } from "./db/patience.js";
 import { completeWithModel } from "./models/store.js";
+import { EXIT } from "./runner/exit-codes.js";
 import { workerRef } from "./runner/local.js";
 import { tryHoldWorkerLock } from "./runner/worker-lock.js";
 import { TaskEvents } from "./tasks/events.js";
 import { failTask, getTask, setProgress, transition } from "./tasks/store.js";
+import type { TaskError } from "./tasks/task.js";
 import { DEFAULT_DATA_PATH, loadPenguins } from "./training/dataset.js";
-import { fitModel } from "./training/fit.js";
+import { fitModel, type ModelSummary } from "./training/fit.js";
 
 export interface WorkerOptions {
   datasetPath?: string | undefined;
+  /** See DEFAULT_WRITE_PATIENCE_MS. */
+  writePatienceMs?: number | undefined;
 }
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, terminated: 143 } as const;
+/** How long the worker keeps trying to record its outcome while the database is unavailable. */
+export const DEFAULT_WRITE_PATIENCE_MS = 60_000;
 
 export async function runWorker(
   sql: Pool,
@@ -39,6 +46,12 @@ export async function runWorker(
       return EXIT.ok;
     }
     return await runHoldingLock(sql, taskId, opts, log);
+  } catch (err) {
+    if (!classifyPgError(err).retryable) throw err;
+    // The database refused our writes for longer than our patience: the controller fails the
+    // task once it can (outcome_unrecorded), and a task with attempts left is tried again.
+    log.error({ err }, "the database refused this run's writes for too long; outcome not recorded");
+    return EXIT.unrecorded;
   } finally {
     lockConn.release();
   }
@@ -50,15 +63,22 @@ async function runHoldingLock(
   opts: WorkerOptions,
   log: Logger,
 ): Promise<number> {
-  const started = await transition(sql, taskId, "running", { runnerRef: workerRef() });
+  const patience = { patienceMs: opts.writePatienceMs ?? DEFAULT_WRITE_PATIENCE_MS, log };
+  const started = await withPatience(
+    "record the start",
+    () => transition(sql, taskId, "running", { runnerRef: workerRef() }),
+    patience,
+  );
   if (!started) {
     const now = await getTask(sql, taskId);
     if (now?.status === "running") {
       // A previous worker started it and died (we hold its lock now): never run twice.
-      await failTask(sql, taskId, {
-        code: "lost",
-        message: "the task's worker died during the run",
-      });
+      await withPatience(
+        "record the loss",
+        () =>
+          failTask(sql, taskId, { code: "lost", message: "the task's worker died during the run" }),
+        patience,
+      );
     } else {
       log.info({ status: now?.status }, "task is not startable; nothing to do");
     }
@@ -66,6 +86,39 @@ async function runHoldingLock(
   }
   log.info({ params: started.params }, "training started");
 
+  const outcome = await train(sql, started.id, started.params.duration_seconds, opts, log);
+  if ("exit" in outcome) return outcome.exit;
+  if ("error" in outcome) {
+    log.error({ err: outcome.error }, "training failed");
+    await withPatience(
+      "record the failure",
+      () => failTask(sql, taskId, outcome.failure),
+      patience,
+    );
+    return EXIT.failed;
+  }
+  const { summary } = outcome;
+  if (
+    await withPatience("store the model", () => completeWithModel(sql, taskId, summary), patience)
+  ) {
+    log.info({ r_squared: summary.r_squared, n: summary.n }, "training completed");
+  } else {
+    log.info("task left running before the model was stored (cancelled); model discarded");
+  }
+  return EXIT.ok;
+}
+
+type TrainOutcome =
+  { summary: ModelSummary } | { error: unknown; failure: TaskError } | { exit: number };
+
+/** Loads, waits out the simulated duration, fits: everything but recording the outcome. */
+async function train(
+  sql: Pool,
+  taskId: string,
+  durationSeconds: number,
+  opts: WorkerOptions,
+  log: Logger,
+): Promise<TrainOutcome> {
   const abort = new AbortController();
   const events = new TaskEvents(sql, log);
   events.onChange((c) => {
@@ -84,36 +137,27 @@ async function runHoldingLock(
       );
     await report("loading", 0);
     const rows = await loadPenguins(opts.datasetPath ?? DEFAULT_DATA_PATH);
-    const seconds = started.params.duration_seconds;
-    if (seconds > 0) await simulate(seconds * 1000, abort.signal, report);
+    if (durationSeconds > 0) await simulate(durationSeconds * 1000, abort.signal, report);
     abort.signal.throwIfAborted();
     await report("fitting", 0.9);
     const summary = fitModel(rows);
     await report("storing", 0.95);
-    if (await completeWithModel(sql, taskId, summary)) {
-      log.info({ r_squared: summary.r_squared, n: summary.n }, "training completed");
-    } else {
-      log.info("task left running before the model was stored (cancelled); model discarded");
-    }
-    return EXIT.ok;
+    return { summary };
   } catch (err) {
     if (abort.signal.aborted && abort.signal.reason === "cancelled") {
       log.info("training cancelled");
-      return EXIT.ok;
+      return { exit: EXIT.ok };
     }
     if (abort.signal.aborted) {
       // Stopped by the runner (time limit, eviction, node drain): the runner knows why, and
       // whether that earns a retry, so the controller records it (reconcile.ts), not us.
       log.warn("worker stopped before the run ended");
-      return EXIT.terminated;
+      return { exit: EXIT.terminated };
     }
-    const error = {
-      code: "training_failed",
-      message: err instanceof Error ? err.message : String(err),
-    };
-    log.error({ err }, "training failed");
-    await failTask(sql, taskId, error);
-    return EXIT.failed;
+    // The database, not the training, failed (e.g. the LISTEN for cancels): not a verdict.
+    if (classifyPgError(err).retryable) throw err;
+    const message = err instanceof Error ? err.message : String(err);
+    return { error: err, failure: { code: "training_failed", message } };
   } finally {
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);

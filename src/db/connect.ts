@@ -46,8 +46,12 @@ export interface PgErrorClass {
 // Conflicts between concurrent transactions: the server is fine, the transaction lost a race.
 const RETRYABLE_SQLSTATES = new Set(["40001", "40P01", "55P03"]);
 
-// The server is shutting down, starting up, crashed or out of connection slots.
-const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "53300"]);
+// The server is shutting down, starting up or crashed (57P0x), or refuses writes: a read-only
+// server (25006: default_transaction_read_only set for maintenance, or a standby not yet
+// promoted after a failover), out of disk or memory (class 53: 53100 disk_full, 53200, 53300
+// too_many_connections), or failing its disks (58030 io_error). We never open read-only
+// transactions ourselves, so 25006 is always the server's state, not our bug.
+const UNAVAILABLE_SQLSTATES = new Set(["57P01", "57P02", "57P03", "25006", "58030"]);
 
 // Errors that never reached a server or lost it: from Node's sockets/DNS or from postgres.js.
 const CONNECTION_CODES = new Set([
@@ -84,9 +88,11 @@ function codeOf(err: unknown): string | undefined {
 export function classifyPgError(err: unknown): PgErrorClass {
   const code = codeOf(err);
   if (code === undefined) return { code, retryable: false, unavailable: false };
-  // Class 08 = connection exception, as reported by the server itself.
+  // Class 08 = connection exception, as reported by the server itself; 53 = out of resources.
   const unavailable =
-    CONNECTION_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code);
+    CONNECTION_CODES.has(code) ||
+    UNAVAILABLE_SQLSTATES.has(code) ||
+    /^(08|53)[0-9A-Z]{3}$/.test(code);
   return { code, unavailable, retryable: unavailable || RETRYABLE_SQLSTATES.has(code) };
 }
 

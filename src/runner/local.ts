@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Pool } from "../db/queryable.js";
 import type { Task } from "../tasks/task.js";
+import { EXIT } from "./exit-codes.js";
 import type { Execution, Runner } from "./runner.js";
 import { isWorkerAlive, waitForWorkerExit } from "./worker-lock.js";
 
@@ -130,6 +131,15 @@ export class LocalRunner implements Runner {
     }
     if (!own?.exit) return undefined;
     const { code, signal } = own.exit;
+    if (code === EXIT.unrecorded) {
+      return {
+        state: "exited",
+        succeeded: false,
+        reason: "Error",
+        code: "outcome_unrecorded",
+        message: "the worker could not record the run's outcome: the database refused its writes",
+      };
+    }
     return {
       state: "exited",
       succeeded: code === 0,

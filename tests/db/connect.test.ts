@@ -135,6 +135,17 @@ void describe("classifyPgError on real server errors", () => {
     }
   });
 
+  void test("a write refused by a read-only server (25006) means unavailable", async () => {
+    // What a standby not yet promoted, or default_transaction_read_only, answers to a write.
+    const err = await errorOf(() =>
+      db.sql.begin(async (tx) => {
+        await tx`SET TRANSACTION READ ONLY`;
+        await tx`CREATE TEMP TABLE refused (x int)`;
+      }),
+    );
+    assert.deepEqual(classifyPgError(err), { code: "25006", retryable: true, unavailable: true });
+  });
+
   void test("driver-level connection errors mean unavailable", async () => {
     const port = await freePort();
     const closed = connect(`postgres://x:y@127.0.0.1:${port}/x`, { max: 1 });

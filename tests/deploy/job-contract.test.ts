@@ -51,6 +51,7 @@ function jobFor(config: Config): Job {
     timeoutSeconds: 600,
     logLevel: config.logLevel,
     datasetPath: config.datasetPath,
+    writePatienceSeconds: config.workerWritePatienceSeconds,
   }) as Job;
 }
 

@@ -130,6 +130,7 @@ describe("Kubernetes runner under faults", () => {
         timeoutSeconds: 60,
         logLevel: "info",
         datasetPath: undefined,
+        writePatienceSeconds: 60,
       }),
     });
     // A task that claims to run, with no Job anywhere.

@@ -3,11 +3,10 @@
 import type { V1Job, V1PodSpec } from "@kubernetes/client-node";
 import type { KubernetesConfig } from "../../config.js";
 import type { Task } from "../../tasks/task.js";
+import { EXIT } from "../exit-codes.js";
 
 export const CONTAINER_NAME = "train";
 export const TASK_ID_LABEL = "trainyard.dev/task-id";
-/** Exit codes of src/worker.ts: 1 = the training itself failed, not worth a retry. */
-const TRAINING_FAILED_EXIT = 1;
 
 export function jobName(config: Pick<KubernetesConfig, "jobPrefix">, taskId: string): string {
   return `${config.jobPrefix}-${taskId.toLowerCase()}`;
@@ -33,6 +32,8 @@ export interface JobSettings {
   timeoutSeconds: number;
   logLevel: string;
   datasetPath: string | undefined;
+  /** How long the worker keeps trying to record its outcome while the database refuses. */
+  writePatienceSeconds: number;
 }
 
 export function buildJob(task: Task, config: KubernetesConfig, settings: JobSettings): V1Job {
@@ -54,6 +55,10 @@ export function buildJob(task: Task, config: KubernetesConfig, settings: JobSett
     { name: "LOG_LEVEL", value: settings.logLevel },
     { name: "NODE_ENV", value: "production" },
     { name: "TRAINYARD_DATA_DIR", value: "/tmp/trainyard" },
+    {
+      name: "TRAINYARD_WORKER_WRITE_PATIENCE_SECONDS",
+      value: String(settings.writePatienceSeconds),
+    },
     ...(settings.datasetPath
       ? [{ name: "TRAINYARD_DATASET_PATH", value: settings.datasetPath }]
       : []),
@@ -121,7 +126,7 @@ export function buildJob(task: Task, config: KubernetesConfig, settings: JobSett
             onExitCodes: {
               containerName: CONTAINER_NAME,
               operator: "In",
-              values: [TRAINING_FAILED_EXIT],
+              values: [EXIT.failed],
             },
           },
           // Evicted or preempted: not the run's fault, do not count it against backoffLimit.

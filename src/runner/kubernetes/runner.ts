@@ -73,6 +73,7 @@ export class KubernetesRunner implements Runner {
       timeoutSeconds: task.params.timeout_seconds ?? this.config.defaultTimeoutSeconds,
       logLevel: this.config.logLevel,
       datasetPath: this.config.datasetPath,
+      writePatienceSeconds: this.config.workerWritePatienceSeconds,
     });
     try {
       await withRetry("create Job", () =>
