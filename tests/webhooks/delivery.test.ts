@@ -2,6 +2,7 @@
 // real Postgres, and a scripted receiver on loopback.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { createServer, type AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { Webhook } from "standardwebhooks";
 import { startApp, type AppProcess } from "../support/app-process.js";
@@ -143,6 +144,52 @@ describe("webhook deliveries", () => {
     assert.equal(arrivals[3]?.headers["webhook-id"], failed.id, "same event id on redelivery");
     const done = await waitForDelivery(task.id, "succeeded");
     assert.equal(done.attempts, 4);
+  });
+
+  test("a receiver answering garbage: retried per policy, then a 200 with a huge body succeeds", async () => {
+    // Not HTTP at all, then a connection cut mid-answer, then a valid 200 whose 5 MB body
+    // must not be read (the dispatcher reads 4 KiB at most).
+    let connections = 0;
+    let requests = 0;
+    const raw = createServer((socket) => {
+      connections++;
+      socket.on("error", () => undefined);
+      socket.once("data", () => {
+        requests++;
+        if (requests === 1) socket.end("NOT HTTP \u0000\u00ff garbage\r\n\r\n");
+        else if (requests === 2) socket.end("HTTP/1.1 200 OK\r\nContent-Length: 9");
+        else {
+          socket.write(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5242880\r\n\r\n",
+          );
+          socket.end(Buffer.alloc(5 * 1024 * 1024, 0x41));
+        }
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, "127.0.0.1", r));
+    try {
+      const { port } = raw.address() as AddressInfo;
+      const res = await call<TaskBody>("POST", `${webhook.url("webhook")}/train`, {
+        callback_url: `http://127.0.0.1:${port}/garbage`,
+        duration_seconds: 0,
+      });
+      assert.equal(res.status, 202, res.text);
+      const delivery = await waitForDelivery(res.body.id, "succeeded");
+      assert.equal(delivery.attempts, 3);
+      assert.equal(
+        requests,
+        3,
+        `one request per attempt, none after the success (${connections} connections)`,
+      );
+      const [first, second, third] = delivery.attempt_log;
+      assert.equal(first?.status_code, null);
+      assert.ok(first?.error, "the garbage is recorded as an error");
+      assert.equal(second?.status_code, null);
+      assert.ok(second?.error, "the cut answer too");
+      assert.equal(third?.status_code, 200);
+    } finally {
+      raw.close();
+    }
   });
 
   test("410 Gone stops the retries at once", async () => {
