@@ -7,6 +7,7 @@ import * as m004 from "./004_webhooks.js";
 import * as m005 from "./005_slot_release.js";
 import * as m006 from "./006_progress.js";
 import * as m010 from "./010_retention_indexes.js";
+import * as m011 from "./011_webhook_next_claimable.js";
 
 export interface Migration {
   version: number;
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 5, name: m005.name, sql: m005.sql },
   { version: 6, name: m006.name, sql: m006.sql },
   { version: 10, name: m010.name, sql: m010.sql },
+  { version: 11, name: m011.name, sql: m011.sql },
 ];
