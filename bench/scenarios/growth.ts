@@ -8,6 +8,7 @@ import { ADMISSION_LOCK, admitInTransaction } from "../../src/controller/admissi
 import type { Sql } from "../../src/db/connect.js";
 import type { Queryable } from "../../src/db/queryable.js";
 import { latestModel } from "../../src/models/store.js";
+import { getTask, queuePosition } from "../../src/tasks/store.js";
 import { DEFAULT_DATA_PATH, loadPenguins } from "../../src/training/dataset.js";
 import { fitModel, type ModelSummary } from "../../src/training/fit.js";
 import { rssMiB, startApp, type App, type BenchContext } from "../lib/processes.js";
@@ -162,6 +163,29 @@ async function timeAdmission(
   return { ms, plan };
 }
 
+/**
+ * What GET /train/{id}/status adds for a queued task: its queue position, a count of the queued
+ * tasks ahead of it. Timed for the last one in the queue.
+ */
+async function timeQueuePosition(
+  sql: Sql,
+  times: number,
+): Promise<{ ms: number[]; ahead: number }> {
+  const [row] = await sql<{ id: string }[]>`
+    SELECT id FROM tasks WHERE status = 'queued' AND admitted_at IS NULL
+     ORDER BY seq DESC LIMIT 1`;
+  const task = row ? await getTask(sql, row.id) : undefined;
+  if (!task) throw new Error("growth: no queued task");
+  const ms: number[] = [];
+  let ahead = 0;
+  for (let i = 0; i < times; i++) {
+    const t0 = performance.now();
+    ahead = await queuePosition(sql, task);
+    ms.push(performance.now() - t0);
+  }
+  return { ms, ahead };
+}
+
 async function timeLatestModel(sql: Sql, times: number): Promise<{ ms: number[]; pk: number[] }> {
   const ms: number[] = [];
   const pk: number[] = [];
@@ -258,7 +282,9 @@ export async function growthScenario(
     const summary = fitModel(await loadPenguins(DEFAULT_DATA_PATH));
     const c = opts.growthConcurrency;
     let stored = 0;
-    let first: { admission: number; rss: number; step50: number; step99: number } | undefined;
+    let first:
+      | { admission: number; position: number; rss: number; step50: number; step99: number }
+      | undefined;
     for (const size of opts.growthSizes) {
       const t0 = Date.now();
       await addHistory(db.sql, size - stored, summary);
@@ -288,12 +314,14 @@ export async function growthScenario(
       await addQueued(db.sql, size);
       const admission = await timeAdmission(db.sql, opts.quick ? 10 : 30);
       const preFix = await timeAdmission(db.sql, opts.quick ? 10 : 30, PRE_FIX_ADMISSION_SQL);
+      const position = await timeQueuePosition(db.sql, opts.quick ? 5 : 20);
       // One controller run per size (each training costs a worker process): its ~30 slot
       // hand-overs are the samples of the latency percentiles.
       const ctrl: ControllerRun[] = [await controllerRun(ctx, db.url, db.sql, opts.admissionTasks)];
       await trimTo(db.sql, mark);
       const now = {
         admission: median(admission.ms),
+        position: median(position.ms),
         rss: median(ctrl.map((r) => r.rssPeak)),
         step50: median(ctrl.map((r) => percentile(r.admitSteps, 50))),
         step99: median(ctrl.map((r) => percentile(r.admitSteps, 99))),
@@ -320,6 +348,18 @@ export async function growthScenario(
         app: valueSide("admit() as shipped (count, then a constant LIMIT)", admission.ms),
         baseline: valueSide("the statement before finding 2's fix (LIMIT expression)", preFix.ms),
         notes: { pre_fix_plan: preFix.plan },
+      });
+      report.add({
+        scenario: "growth",
+        name: "queue position of the last queued task (GET /train/{id}/status of a queued task)",
+        params: { queued: size },
+        unit: "ms",
+        better: "lower",
+        app: valueSide(
+          `queuePosition() (src/tasks/store.ts), ${position.ahead} ahead`,
+          position.ms,
+        ),
+        baseline: valueSide(atSmallest, [first.position]),
       });
       report.add({
         scenario: "growth",
