@@ -113,6 +113,9 @@ export async function startApp(
     TRAINYARD_CONTROLLER_PORT: String(ports.controller),
     TRAINYARD_DATA_DIR: join(ctx.workDir, "data"),
     TRAINYARD_DEFAULT_DURATION_SECONDS: "0",
+    // The per-client submission limit (60 a minute by default) would answer nearly every
+    // submission of a load test 429: the bench measures what the service can take, so it is off.
+    TRAINYARD_SUBMIT_RATE_PER_MINUTE: "0",
     LOG_LEVEL: ctx.opts.logLevel,
     ...env,
   });

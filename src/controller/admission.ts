@@ -5,32 +5,49 @@
 // out a retry's backoff (not_before, migration 007) is not admitted before its time.
 // Two controllers, or one restarted mid-admission, can never admit past the cap, because
 // the count and the admission are serialised by the lock and committed together.
-import type { Pool } from "../db/queryable.js";
+// Its cost must not grow with the queue: it runs after every finished task, under the lock.
+// The count reads only the rows holding a slot (tasks_slot_idx, at most the cap), and the
+// admission reads only the first `free` rows of the queue in seq order (tasks_queue_idx).
+import type { Pool, Queryable } from "../db/queryable.js";
 import { observeFinishedTask, type FinishedTaskTimes } from "../metrics/registry.js";
 import { toTask, type Task, type TaskRow } from "../tasks/task.js";
 
 export const ADMISSION_LOCK = 7_461_000;
 
 export async function admit(sql: Pool, cap: number): Promise<Task[]> {
-  return sql.begin(async (tx) => {
-    await tx`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})`;
-    const rows = await tx<TaskRow[]>`
-      WITH active AS (
-        SELECT count(*)::int AS n FROM tasks
-        WHERE admitted_at IS NOT NULL AND released_at IS NULL
-      ), next AS (
-        SELECT id FROM tasks
-        WHERE status = 'queued' AND admitted_at IS NULL
-          AND (not_before IS NULL OR not_before <= now())
-        ORDER BY seq
-        LIMIT GREATEST(${cap} - (SELECT n FROM active), 0)
-        FOR UPDATE SKIP LOCKED
-      )
-      UPDATE tasks t SET admitted_at = now(), not_before = NULL, updated_at = now()
-      FROM next WHERE t.id = next.id AND t.status = 'queued'
-      RETURNING t.*`;
-    return rows.map(toTask).sort((a, b) => a.seq - b.seq);
-  });
+  return sql.begin((tx) => admitInTransaction(tx, cap));
+}
+
+/**
+ * admit()'s work, in a transaction the caller owns and commits (or, to time it, rolls back).
+ * Each step is its own statement, and that is what makes it correct: in READ COMMITTED every
+ * statement reads from a snapshot taken when it starts, so the count must start after the lock
+ * is held to see the admissions that the previous holder committed.
+ */
+export async function admitInTransaction(tx: Queryable, cap: number): Promise<Task[]> {
+  await tx`SELECT pg_advisory_xact_lock(${ADMISSION_LOCK})`;
+  const [slots] = await tx<{ free: number }[]>`
+    SELECT ${cap}::int - count(*)::int AS free FROM tasks
+     WHERE admitted_at IS NOT NULL AND released_at IS NULL`;
+  const free = slots?.free ?? 0;
+  if (free <= 0) return [];
+  // The limit is a plain number (an expression there made the planner expect many rows and
+  // hash-join them against a scan of the whole table), and the ids reach the UPDATE as an
+  // array, so each is one primary-key lookup. Eligibility is the WHERE of the inner SELECT:
+  // tasks_queue_idx (seq, WHERE status = 'queued' AND admitted_at IS NULL) serves it in seq
+  // order, and any further condition there only filters the few rows read from its head.
+  const rows = await tx<TaskRow[]>`
+    UPDATE tasks t SET admitted_at = now(), not_before = NULL, updated_at = now()
+     WHERE t.id = ANY(ARRAY(
+             SELECT id FROM tasks
+              WHERE status = 'queued' AND admitted_at IS NULL
+                AND (not_before IS NULL OR not_before <= now())
+              ORDER BY seq
+              LIMIT ${free}
+              FOR UPDATE SKIP LOCKED))
+       AND t.status = 'queued' AND t.admitted_at IS NULL
+    RETURNING t.*`;
+  return rows.map(toTask).sort((a, b) => a.seq - b.seq);
 }
 
 /**

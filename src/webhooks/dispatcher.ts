@@ -18,7 +18,7 @@ import {
   recordAttempt,
   release,
   WEBHOOK_CHANNEL,
-  type Delivery,
+  type ClaimedDelivery,
   type DeliveryState,
 } from "./outbox.js";
 import { callbackPayload } from "./payload.js";
@@ -102,8 +102,12 @@ export class WebhookDispatcher {
 
   private async claimLoop(): Promise<void> {
     for (;;) {
+      if (this.stopping.signal.aborted) return;
       const free = this.config.concurrency - this.inflight.size;
-      if (free <= 0 || this.stopping.signal.aborted) break;
+      // Every slot busy: nothing could be claimed before one of them ends, and its end kicks
+      // a claim loop. No timer is needed, so the next-claimable read is saved, which on a
+      // backlog is every loop (one per delivery).
+      if (free <= 0) return;
       const claimed = await claimDue(this.sql, this.owner, free, this.leaseMs(0));
       for (const delivery of claimed) this.track(delivery);
       if (claimed.length < free) break;
@@ -119,7 +123,7 @@ export class WebhookDispatcher {
     this.timer.unref();
   }
 
-  private track(delivery: Delivery): void {
+  private track(delivery: ClaimedDelivery): void {
     const run = this.deliver(delivery)
       .catch((err: unknown) => {
         this.log.warn({ err, delivery_id: delivery.id }, "webhooks: delivery interrupted");
@@ -140,7 +144,7 @@ export class WebhookDispatcher {
     return backoffDelayMs(this.config, attempt);
   }
 
-  private async deliver(delivery: Delivery): Promise<void> {
+  private async deliver(delivery: ClaimedDelivery): Promise<void> {
     const log = this.log.child({ task_id: delivery.taskId, delivery_id: delivery.id });
     const limit = delivery.maxAttempts ?? this.config.maxAttempts;
     let attempts = delivery.attempts;
@@ -148,9 +152,8 @@ export class WebhookDispatcher {
       await markFailed(this.sql, delivery.id, this.owner);
       return;
     }
-    const payload = await callbackPayload(this.sql, delivery.taskId);
-    if (!payload) return; // the task was deleted, and its delivery with it
-    const body = JSON.stringify(payload);
+    if (!delivery.source) return; // the task was deleted, and its delivery with it
+    const body = JSON.stringify(callbackPayload(delivery.source));
     const exponential = this.config.backoff === "exponential";
     let retryAfterMs = 0;
 

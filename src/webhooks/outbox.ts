@@ -1,6 +1,8 @@
 // All SQL of the webhook outbox (see migration 004): claiming due deliveries under a lease,
 // fencing each attempt, recording outcomes, listing and redelivering.
-import type { Pool, Queryable } from "../db/queryable.js";
+import type { Queryable } from "../db/queryable.js";
+import type { TaskError } from "../tasks/task.js";
+import type { PayloadSource } from "./payload.js";
 
 export const WEBHOOK_CHANNEL = "trainyard_webhook";
 
@@ -55,25 +57,61 @@ const toDelivery = (row: DeliveryRow): Delivery => ({
   finishedAt: row.finished_at,
 });
 
-/** Takes up to `limit` due deliveries no live dispatcher holds, and leases them to `owner`. */
+/** A claimed delivery and what its callback is made of (undefined: the task is gone). */
+export interface ClaimedDelivery extends Delivery {
+  source: PayloadSource | undefined;
+}
+
+interface ClaimedRow extends DeliveryRow {
+  task_status: string | null;
+  task_created_at: Date | null;
+  task_finished_at: Date | null;
+  task_error: TaskError | null;
+  model_summary: unknown;
+}
+
+/**
+ * Takes up to `limit` due deliveries no live dispatcher holds, and leases them to `owner`.
+ * Each comes with its task and model, read by the same statement: a terminal task never
+ * changes, and its model was committed with its status, so this is what every attempt sends.
+ */
 export async function claimDue(
   sql: Queryable,
   owner: string,
   limit: number,
   leaseMs: number,
-): Promise<Delivery[]> {
-  const rows = await sql<DeliveryRow[]>`
-    UPDATE webhook_deliveries d
-       SET locked_by = ${owner}, locked_until = now() + ${leaseMs} * interval '1 millisecond'
-     WHERE d.id IN (
-       SELECT id FROM webhook_deliveries
-        WHERE state = 'pending' AND next_attempt_at <= now()
-          AND (locked_until IS NULL OR locked_until < now())
-        ORDER BY next_attempt_at
-        LIMIT ${limit}
-        FOR UPDATE SKIP LOCKED)
-    RETURNING d.*`;
-  return rows.map(toDelivery);
+): Promise<ClaimedDelivery[]> {
+  const rows = await sql<ClaimedRow[]>`
+    WITH claimed AS (
+      UPDATE webhook_deliveries d
+         SET locked_by = ${owner}, locked_until = now() + ${leaseMs} * interval '1 millisecond'
+       WHERE d.id IN (
+         SELECT id FROM webhook_deliveries
+          WHERE state = 'pending' AND next_attempt_at <= now()
+            AND (locked_until IS NULL OR locked_until < now())
+          ORDER BY next_attempt_at
+          LIMIT ${limit}
+          FOR UPDATE SKIP LOCKED)
+      RETURNING d.*)
+    SELECT c.*, t.status AS task_status, t.created_at AS task_created_at,
+           t.finished_at AS task_finished_at, t.error AS task_error, m.summary AS model_summary
+      FROM claimed c
+      LEFT JOIN tasks t ON t.id = c.task_id
+      LEFT JOIN models m ON m.task_id = c.task_id`;
+  return rows.map((row) => ({
+    ...toDelivery(row),
+    source:
+      row.task_status === null || row.task_created_at === null
+        ? undefined
+        : {
+            id: row.task_id,
+            createdAt: row.task_created_at,
+            finishedAt: row.task_finished_at,
+            status: row.task_status,
+            error: row.task_error,
+            summary: row.model_summary,
+          },
+  }));
 }
 
 /**
@@ -106,35 +144,34 @@ export interface AttemptResultRow {
 }
 
 /**
- * Records an attempt and what follows from it, in one transaction: the delivery ends
- * (succeeded, failed, gone) or waits `nextDelayMs` for the next attempt, still leased to
- * `owner` for `leaseMs` so that nobody else takes it meanwhile.
+ * Records an attempt and what follows from it, in one statement (one round trip, one commit):
+ * the delivery ends (succeeded, failed, gone) or waits `nextDelayMs` for the next attempt,
+ * still leased to `owner` for `leaseMs` so that nobody else takes it meanwhile. Fenced like
+ * beginAttempt: the delivery changes only while `owner` holds it at this very attempt.
  */
 export async function recordAttempt(
-  sql: Pool,
+  sql: Queryable,
   id: string,
   owner: string,
   attempt: AttemptResultRow,
   next: { state: DeliveryState; nextDelayMs: number; leaseMs: number },
 ): Promise<void> {
-  await sql.begin(async (tx) => {
-    await tx`
+  const finished = next.state !== "pending";
+  await sql`
+    WITH attempt AS (
       INSERT INTO webhook_attempts
         (delivery_id, attempt, started_at, duration_ms, status_code, error, outcome)
       VALUES (${id}, ${attempt.attempt}, ${attempt.startedAt}, ${attempt.durationMs},
               ${attempt.statusCode ?? null}, ${attempt.error ?? null}, ${attempt.outcome})
-      ON CONFLICT DO NOTHING`;
-    const finished = next.state !== "pending";
-    await tx`
-      UPDATE webhook_deliveries SET
-        state = ${next.state},
-        last_error = ${attempt.outcome === "succeeded" ? null : lastError(attempt)},
-        finished_at = ${finished ? tx`now()` : null},
-        next_attempt_at = now() + ${next.nextDelayMs} * interval '1 millisecond',
-        locked_by = ${finished ? null : owner},
-        locked_until = ${finished ? null : tx`now() + ${next.leaseMs} * interval '1 millisecond'`}
-      WHERE id = ${id} AND locked_by = ${owner}`;
-  });
+      ON CONFLICT DO NOTHING)
+    UPDATE webhook_deliveries SET
+      state = ${next.state},
+      last_error = ${attempt.outcome === "succeeded" ? null : lastError(attempt)},
+      finished_at = ${finished ? sql`now()` : null},
+      next_attempt_at = now() + ${next.nextDelayMs} * interval '1 millisecond',
+      locked_by = ${finished ? null : owner},
+      locked_until = ${finished ? null : sql`now() + ${next.leaseMs} * interval '1 millisecond'`}
+    WHERE id = ${id} AND locked_by = ${owner} AND attempts = ${attempt.attempt}`;
 }
 
 function lastError(attempt: AttemptResultRow): string {
@@ -156,7 +193,10 @@ export async function markFailed(sql: Queryable, id: string, owner: string): Pro
      WHERE id = ${id} AND locked_by = ${owner} AND state = 'pending'`;
 }
 
-/** When the next pending delivery becomes claimable (due and not leased), if any. */
+/**
+ * When the next pending delivery becomes claimable (due and not leased), if any. The first
+ * entry of webhook_deliveries_claimable_idx (migration 011), whose expression this must match.
+ */
 export async function nextClaimableAt(sql: Queryable): Promise<Date | undefined> {
   const rows = await sql<{ at: Date | null }[]>`
     SELECT min(GREATEST(next_attempt_at, COALESCE(locked_until, next_attempt_at))) AS at

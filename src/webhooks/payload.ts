@@ -1,8 +1,18 @@
 // The body of a callback: {id, created_at, finished_at, status, result | error}. A terminal task
-// never changes, so every attempt of a delivery sends the same bytes.
-import type { Queryable } from "../db/queryable.js";
-import { modelOf } from "../models/store.js";
-import { getTask } from "../tasks/store.js";
+// never changes, so every attempt of a delivery sends the same bytes. What it is built from is
+// read together with the claim of the delivery (claimDue in outbox.ts): one round trip.
+import type { TaskError } from "../tasks/task.js";
+
+/** The task's columns and its model's summary, as the claim reads them. */
+export interface PayloadSource {
+  id: string;
+  createdAt: Date;
+  finishedAt: Date | null;
+  status: string;
+  error: TaskError | null;
+  /** The model's summary; null when the task has none (or is not completed). */
+  summary: unknown;
+}
 
 export interface CallbackPayload {
   id: string;
@@ -10,15 +20,10 @@ export interface CallbackPayload {
   finished_at: string | null;
   status: string;
   result?: unknown;
-  error?: { code: string; message: string };
+  error?: TaskError;
 }
 
-export async function callbackPayload(
-  sql: Queryable,
-  taskId: string,
-): Promise<CallbackPayload | undefined> {
-  const task = await getTask(sql, taskId);
-  if (!task) return undefined;
+export function callbackPayload(task: PayloadSource): CallbackPayload {
   const payload: CallbackPayload = {
     id: task.id,
     created_at: task.createdAt.toISOString(),
@@ -26,8 +31,7 @@ export async function callbackPayload(
     status: task.status,
   };
   if (task.status === "completed") {
-    const model = await modelOf(sql, task.id);
-    payload.result = model?.summary ?? null;
+    payload.result = task.summary ?? null;
   } else if (task.error) {
     payload.error = task.error;
   }

@@ -8,6 +8,7 @@ import * as m005 from "./005_slot_release.js";
 import * as m006 from "./006_progress.js";
 import * as m007 from "./007_retries.js";
 import * as m010 from "./010_retention_indexes.js";
+import * as m011 from "./011_webhook_next_claimable.js";
 
 export interface Migration {
   version: number;
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 6, name: m006.name, sql: m006.sql },
   { version: 7, name: m007.name, sql: m007.sql },
   { version: 10, name: m010.name, sql: m010.sql },
+  { version: 11, name: m011.name, sql: m011.sql },
 ];
