@@ -180,7 +180,7 @@ async function timeQueuePosition(
   let ahead = 0;
   for (let i = 0; i < times; i++) {
     const t0 = performance.now();
-    ahead = await queuePosition(sql, task);
+    ahead = (await queuePosition(sql, task)).ahead;
     ms.push(performance.now() - t0);
   }
   return { ms, ahead };

@@ -144,7 +144,12 @@ export const taskStatusSchema = {
     error: { ...errorSchema, description: "why it failed or was cancelled" },
     queue_position: {
       type: "integer",
-      description: "queued and not yet admitted: how many tasks are ahead of it",
+      description:
+        "queued and not yet admitted: how many tasks are ahead of it (counted up to 1000)",
+    },
+    queue_position_exact: {
+      type: "boolean",
+      description: "false when the count stopped at 1000: at least that many are ahead",
     },
     attempt: { type: "integer", description: "retries only: the attempt it is on, from 1" },
     max_attempts: { type: "integer", description: "retries only: as submitted" },

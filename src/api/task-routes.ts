@@ -133,7 +133,12 @@ export function registerTaskReads(app: FastifyInstance, ctx: AppContext): void {
       if (!isTerminal(task.status))
         reply.header("retry-after", String(ctx.config.retryAfterSeconds));
       if (task.status !== "queued") return taskView(task);
-      return { ...taskView(task), queue_position: await queuePosition(ctx.sql, task) };
+      const position = await queuePosition(ctx.sql, task);
+      return {
+        ...taskView(task),
+        queue_position: position.ahead,
+        queue_position_exact: position.exact,
+      };
     },
   );
   app.get<{ Params: { id: string } }>(

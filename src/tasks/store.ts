@@ -188,11 +188,28 @@ export async function setProgress(
   return rows.length === 1;
 }
 
+/**
+ * Counted exactly up to here. No Postgres index answers "how many before me" without reading
+ * each entry it counts, and a poll of a queued task must not cost more the longer the queue:
+ * at 1M queued an exact count took 215 ms per poll (docs/benchmarks.md, finding 6).
+ */
+export const QUEUE_POSITION_BOUND = 1000;
+
+export interface QueuePosition {
+  /** Queued tasks ahead of this one (including any waiting out a retry's backoff). */
+  ahead: number;
+  /** False when the count stopped at QUEUE_POSITION_BOUND: at least that many are ahead. */
+  exact: boolean;
+}
+
 /** How many queued tasks wait ahead of this one for admission (0 once admitted). */
-export async function queuePosition(sql: Queryable, task: Task): Promise<number> {
-  if (task.status !== "queued" || task.admittedAt !== null) return 0;
+export async function queuePosition(sql: Queryable, task: Task): Promise<QueuePosition> {
+  if (task.status !== "queued" || task.admittedAt !== null) return { ahead: 0, exact: true };
   const rows = await sql<{ ahead: number }[]>`
-    SELECT count(*)::int AS ahead FROM tasks
-     WHERE status = 'queued' AND admitted_at IS NULL AND seq < ${task.seq}`;
-  return rows[0]?.ahead ?? 0;
+    SELECT count(*)::int AS ahead FROM (
+      SELECT 1 FROM tasks
+       WHERE status = 'queued' AND admitted_at IS NULL AND seq < ${task.seq}
+       LIMIT ${QUEUE_POSITION_BOUND}) AS head`;
+  const ahead = rows[0]?.ahead ?? 0;
+  return { ahead, exact: ahead < QUEUE_POSITION_BOUND };
 }

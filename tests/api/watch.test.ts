@@ -35,8 +35,12 @@ describe("watching tasks", () => {
       tasks.map(async (t) => (await call(`GET`, `${base()}/train/${t.id}/status`)).body),
     );
     assert.deepEqual(
-      positions.map((p) => p.queue_position),
-      [0, 1, 2],
+      positions.map((p) => [p.queue_position, p.queue_position_exact]),
+      [
+        [0, true],
+        [1, true],
+        [2, true],
+      ],
     );
     controller = await startApp("controller", { databaseUrl: db.url });
     for (const t of tasks) await waitForStatus(base(), t.id, ["completed"]);
