@@ -64,19 +64,22 @@ async function runHoldingLock(
   log: Logger,
 ): Promise<number> {
   const patience = { patienceMs: opts.writePatienceMs ?? DEFAULT_WRITE_PATIENCE_MS, log };
-  const started = await withPatience(
+  const ref = workerRef();
+  let started = await withPatience(
     "record the start",
-    () => transition(sql, taskId, "running", { runnerRef: workerRef() }),
+    () => transition(sql, taskId, "running", { runnerRef: ref }),
     patience,
   );
+  const now = started ?? (await getTask(sql, taskId));
+  // Our own start, committed by a try whose answer was lost: ours to run.
+  if (!started && now?.status === "running" && now.runnerRef === ref) started = now;
   if (!started) {
-    const now = await getTask(sql, taskId);
     if (now?.status === "running") {
       // A previous worker started it and died (we hold its lock now): never run twice.
       await withPatience(
         "record the loss",
         () =>
-          failTask(sql, taskId, { code: "lost", message: "the task's worker died during the run" }),
+          failTask(sql, now, { code: "lost", message: "the task's worker died during the run" }),
         patience,
       );
     } else {
@@ -92,7 +95,7 @@ async function runHoldingLock(
     log.error({ err: outcome.error }, "training failed");
     await withPatience(
       "record the failure",
-      () => failTask(sql, taskId, outcome.failure),
+      () => failTask(sql, started, outcome.failure),
       patience,
     );
     return EXIT.failed;
@@ -103,7 +106,8 @@ async function runHoldingLock(
   ) {
     log.info({ r_squared: summary.r_squared, n: summary.n }, "training completed");
   } else {
-    log.info("task left running before the model was stored (cancelled); model discarded");
+    // Cancelled meanwhile, or an earlier try committed and only its answer was lost.
+    log.info("task no longer running when its model was to be stored; nothing stored now");
   }
   return EXIT.ok;
 }

@@ -124,7 +124,7 @@ async function fail(
   log: Logger,
   why: string,
 ): Promise<Task | undefined> {
-  const after = await failTask(sql, task.id, error);
+  const after = await failTask(sql, task, error);
   if (after?.status === "failed") log.warn({ task_id: task.id, error }, `task failed: ${why}`);
   else if (after) log.warn({ task_id: task.id, error }, `attempt ${task.attempt} failed: ${why}`);
   return after;

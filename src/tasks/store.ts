@@ -107,11 +107,12 @@ export async function transition(
  * doubled per attempt, capped). A run stopped at its time limit (DeadlineExceeded) is retried
  * only if the task asked for it (retry_on_timeout). A cancelled task is never failed or retried:
  * the guard excludes it. Readers see "failed" only when it is final, so waiters, webhooks and
- * caches need not know about retries.
+ * caches need not know about retries. Fenced by the attempt: a report about an attempt that
+ * is over (a late worker, a write retried after its answer was lost) changes nothing.
  */
 export async function failTask(
   sql: Queryable,
-  id: string,
+  task: Pick<Task, "id" | "attempt">,
   error: TaskError,
 ): Promise<Task | undefined> {
   const retry = sql`(attempt < COALESCE((params->>'max_attempts')::int, 1) AND
@@ -137,7 +138,8 @@ export async function failTask(
       started_at = CASE WHEN ${retry} THEN NULL ELSE started_at END,
       progress = CASE WHEN ${retry} THEN NULL ELSE progress END,
       runner_ref = CASE WHEN ${retry} THEN NULL ELSE runner_ref END
-    WHERE id = ${id} AND status = ANY(${sql.array(fromStatuses("failed") as Status[])}::text[])
+    WHERE id = ${task.id} AND attempt = ${task.attempt}
+      AND status = ANY(${sql.array(fromStatuses("failed") as Status[])}::text[])
     RETURNING *`;
   return rows[0] ? toTask(rows[0]) : undefined;
 }

@@ -53,8 +53,10 @@ describe("retries in the database", () => {
     const task = await submit({ max_attempts: 3, retry_backoff_seconds: 30 });
     await start(task);
 
-    const retried = await failTask(db.sql, task.id, boom);
+    const retried = await failTask(db.sql, task, boom);
     assert.equal(retried?.status, "queued", "never failed on the way");
+    const late = await failTask(db.sql, task, { code: "lost", message: "reported twice" });
+    assert.equal(late, undefined, "a second report about attempt 1 changes nothing");
     assert.equal(retried?.attempt, 2);
     assert.equal(retried?.error, null);
     assert.equal(retried?.finishedAt, null);
@@ -79,7 +81,7 @@ describe("retries in the database", () => {
     const second = await start(task);
     assert.equal(second.attempt, 2);
     assert.equal(second.notBefore, null, "admission clears the backoff");
-    const again = await failTask(db.sql, task.id, boom);
+    const again = await failTask(db.sql, second, boom);
     assert.equal(again?.attempt, 3);
     const doubled = secondsUntil(again);
     assert.ok(doubled > 58 && doubled <= 60.5, `second backoff ${doubled} s`);
@@ -95,14 +97,14 @@ describe("retries in the database", () => {
       })
     ).task;
     await start(task);
-    const retried = await failTask(db.sql, task.id, boom);
+    const retried = await failTask(db.sql, task, boom);
     assert.equal(retried?.status, "queued");
     await releaseForRetry(db.sql, retried);
     const deliveriesMid = await db.sql`SELECT 1 FROM webhook_deliveries WHERE task_id = ${task.id}`;
     assert.equal(deliveriesMid.length, 0, "no callback for an attempt that will be retried");
 
-    await start(task);
-    const failed = await failTask(db.sql, task.id, { code: "lost", message: "gone" });
+    const second = await start(task);
+    const failed = await failTask(db.sql, second, { code: "lost", message: "gone" });
     assert.equal(failed?.status, "failed");
     assert.equal(failed?.attempt, 2);
     assert.deepEqual(failed?.error, { code: "lost", message: "gone" });
@@ -117,7 +119,7 @@ describe("retries in the database", () => {
     const deadline = { code: "DeadlineExceeded", message: "too slow" };
     const plain = await submit({ max_attempts: 3, retry_backoff_seconds: 0 });
     await start(plain);
-    assert.equal((await failTask(db.sql, plain.id, deadline))?.status, "failed");
+    assert.equal((await failTask(db.sql, plain, deadline))?.status, "failed");
 
     const asked = await submit({
       max_attempts: 3,
@@ -125,7 +127,7 @@ describe("retries in the database", () => {
       retry_on_timeout: true,
     });
     await start(asked);
-    assert.equal((await failTask(db.sql, asked.id, deadline))?.status, "queued");
+    assert.equal((await failTask(db.sql, asked, deadline))?.status, "queued");
   });
 
   test("a cancelled task is never failed, so never retried", async () => {
@@ -135,7 +137,7 @@ describe("retries in the database", () => {
     await transition(db.sql, task.id, "cancelled", {
       error: { code: "cancelled", message: "by request" },
     });
-    assert.equal(await failTask(db.sql, task.id, boom), undefined);
+    assert.equal(await failTask(db.sql, task, boom), undefined);
     assert.equal((await getTask(db.sql, task.id))?.status, "cancelled");
   });
 
@@ -143,7 +145,7 @@ describe("retries in the database", () => {
     await clean();
     const task = await submit();
     await start(task);
-    const failed = await failTask(db.sql, task.id, boom);
+    const failed = await failTask(db.sql, task, boom);
     assert.equal(failed?.status, "failed");
     assert.deepEqual(failed?.previousAttempts, []);
   });
@@ -156,7 +158,7 @@ describe("retries in the database", () => {
     for (const task of [retrying, ...others]) {
       assert.ok(await transition(db.sql, task.id, "running", { runnerRef: "test" }));
     }
-    await failTask(db.sql, retrying.id, boom);
+    await failTask(db.sql, retrying, boom);
     const waiting = await submit();
     assert.deepEqual(await admit(db.sql, 4), [], "four slots held: nothing admitted");
 
