@@ -4,7 +4,7 @@
 // Reading pod logs is opt-in (TRAINYARD_KUBERNETES_POD_LOGS): an API process without it answers
 // 501 logs_disabled and never calls the API server.
 import assert from "node:assert/strict";
-import { get, type IncomingMessage } from "node:http";
+import { stream } from "../support/stream.js";
 import { after, before, describe, test } from "node:test";
 import { BatchV1Api, KubeConfig } from "@kubernetes/client-node";
 import { lastBytes } from "../../src/runner/logs.js";
@@ -14,24 +14,6 @@ import { call, waitForStatus, type TaskBody } from "../support/http.js";
 import { NAMESPACE, startCluster, type Cluster } from "../kube-runner/support.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function stream(url: string): Promise<{
-  status: number;
-  chunks: { at: number; text: string }[];
-  done: Promise<string>;
-}> {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    get(url, resolve).once("error", reject);
-  });
-  const chunks: { at: number; text: string }[] = [];
-  res.setEncoding("utf8");
-  res.on("data", (text: string) => chunks.push({ at: Date.now(), text }));
-  const done = new Promise<string>((resolve, reject) => {
-    res.once("end", () => resolve(chunks.map((c) => c.text).join("")));
-    res.once("error", reject);
-  });
-  return { status: res.statusCode ?? 0, chunks, done };
-}
 
 describe("task logs, Kubernetes runner (stand-in API server)", () => {
   let cluster: Cluster;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { get, type IncomingMessage } from "node:http";
+import { stream } from "../support/stream.js";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { lastBytes } from "../../src/runner/logs.js";
@@ -11,26 +11,6 @@ import { startApp, type AppProcess } from "../support/app-process.js";
 import { freshDatabase } from "../support/database.js";
 import { scrape, sumOf } from "../support/prometheus.js";
 import { call, waitForStatus, type TaskBody } from "../support/http.js";
-
-/** Reads a streamed answer chunk by chunk, with the time each chunk arrived. */
-async function stream(url: string): Promise<{
-  status: number;
-  contentType: string | undefined;
-  chunks: { at: number; text: string }[];
-  done: Promise<string>;
-}> {
-  const res = await new Promise<IncomingMessage>((resolve, reject) => {
-    get(url, resolve).once("error", reject);
-  });
-  const chunks: { at: number; text: string }[] = [];
-  res.setEncoding("utf8");
-  res.on("data", (text: string) => chunks.push({ at: Date.now(), text }));
-  const done = new Promise<string>((resolve, reject) => {
-    res.once("end", () => resolve(chunks.map((c) => c.text).join("")));
-    res.once("error", reject);
-  });
-  return { status: res.statusCode ?? 0, contentType: res.headers["content-type"], chunks, done };
-}
 
 async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
