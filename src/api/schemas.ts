@@ -58,24 +58,29 @@ export function trainBody(limits: TrainLimits) {
   } as const;
 }
 
-export function webhookTrainBody(limits: TrainLimits, maxUrlLength: number) {
+function callbackUrlProperty(maxUrlLength: number) {
+  return {
+    type: "string",
+    minLength: 1,
+    maxLength: maxUrlLength,
+    // No control characters (URL parsers drop some silently; Postgres text refuses NUL) and
+    // no lone surrogates: what is stored is what was checked.
+    pattern: "^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$",
+    description: "absolute http(s) URL the result is POSTed to when the task ends",
+  } as const;
+}
+
+/** The polling app's body: a callback is optional there. */
+export function pollingTrainBody(limits: TrainLimits, maxUrlLength: number) {
   const base = trainBody(limits);
   return {
     ...base,
-    required: ["callback_url"],
-    properties: {
-      ...base.properties,
-      callback_url: {
-        type: "string",
-        minLength: 1,
-        maxLength: maxUrlLength,
-        // No control characters (URL parsers drop some silently; Postgres text refuses NUL) and
-        // no lone surrogates: what is stored is what was checked.
-        pattern: "^[^\\u0000-\\u001F\\u007F\\uD800-\\uDFFF]*$",
-        description: "absolute http(s) URL the result is POSTed to when the task ends",
-      },
-    },
+    properties: { ...base.properties, callback_url: callbackUrlProperty(maxUrlLength) },
   } as const;
+}
+
+export function webhookTrainBody(limits: TrainLimits, maxUrlLength: number) {
+  return { ...pollingTrainBody(limits, maxUrlLength), required: ["callback_url"] } as const;
 }
 
 export const idempotencyHeaders = {
@@ -126,11 +131,21 @@ const errorSchema = {
  */
 export const taskStatusSchema = {
   type: "object",
-  required: ["id", "status", "app", "created_at", "started_at", "finished_at", "progress"],
+  required: [
+    "id",
+    "status",
+    "app",
+    "tenant",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "progress",
+  ],
   properties: {
     id: { type: "string", format: "uuid" },
     status: { type: "string", enum: [...STATUSES] },
     app: { type: "string", description: "the pattern that submitted it" },
+    tenant: { type: "string", description: 'who submitted it ("default" without tenants)' },
     duration_seconds: { type: "integer" },
     created_at: timestamp,
     started_at: nullableTimestamp,

@@ -5,6 +5,7 @@ export interface TaskView {
   id: string;
   status: string;
   app: string;
+  tenant: string;
   duration_seconds: number;
   created_at: string;
   started_at: string | null;
@@ -32,6 +33,7 @@ export function taskView(task: Task): TaskView {
     id: task.id,
     status: task.status,
     app: task.app,
+    tenant: task.tenant,
     duration_seconds: task.params.duration_seconds,
     created_at: task.createdAt.toISOString(),
     started_at: iso(task.startedAt),

@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/queryable.js";
 import { fromStatuses, type Status } from "./status.js";
 import {
+  DEFAULT_TENANT,
   MAX_RETRY_BACKOFF_SECONDS,
   toTask,
   type Task,
@@ -16,6 +17,8 @@ import {
 
 export interface NewTask {
   app: string;
+  /** Defaults to the implicit tenant. */
+  tenant?: string | undefined;
   params: TaskParams;
   idempotencyKey?: string | undefined;
   callbackUrl?: string | undefined;
@@ -29,8 +32,9 @@ export interface InsertResult {
 
 export async function insertTask(sql: Queryable, input: NewTask): Promise<InsertResult> {
   const rows = await sql<TaskRow[]>`
-    INSERT INTO tasks (id, status, app, params, idempotency_key, callback_url)
-    VALUES (${randomUUID()}, 'queued', ${input.app}, ${sql.json(input.params as never)},
+    INSERT INTO tasks (id, status, app, tenant, params, idempotency_key, callback_url)
+    VALUES (${randomUUID()}, 'queued', ${input.app}, ${input.tenant ?? DEFAULT_TENANT},
+            ${sql.json(input.params as never)},
             ${input.idempotencyKey ?? null}, ${input.callbackUrl ?? null})
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING *`;

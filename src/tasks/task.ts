@@ -38,11 +38,16 @@ export interface Progress {
   fraction: number;
 }
 
+/** The tenant of every task when TRAINYARD_TENANTS is not set. */
+export const DEFAULT_TENANT = "default";
+
 export interface Task {
   id: string;
   seq: number;
   status: Status;
   app: string;
+  /** Who submitted it ("default" when no tenants are configured). */
+  tenant: string;
   params: TaskParams;
   idempotencyKey: string | null;
   callbackUrl: string | null;
@@ -67,6 +72,7 @@ export interface TaskRow {
   seq: string | number;
   status: Status;
   app: string;
+  tenant: string;
   params: TaskParams;
   idempotency_key: string | null;
   callback_url: string | null;
@@ -94,6 +100,7 @@ export function toTask(row: TaskRow): Task {
     seq: Number(row.seq),
     status: row.status,
     app: row.app,
+    tenant: row.tenant,
     params: row.params,
     idempotencyKey: row.idempotency_key,
     callbackUrl: row.callback_url,

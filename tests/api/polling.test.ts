@@ -37,6 +37,31 @@ describe("polling app", () => {
     assert.match(String(res.body.title), /POST \/train/);
   });
 
+  test("every task shows its tenant: the implicit one without tenants", async () => {
+    const res = await call<TaskBody & { tenant: string }>("POST", `${base}/train`, {
+      duration_seconds: 0,
+    });
+    assert.equal(res.status, 202);
+    assert.equal(res.body.tenant, "default");
+    const status = await call<{ tenant: string }>("GET", `${base}/train/${res.body.id}/status`);
+    assert.equal(status.body.tenant, "default");
+  });
+
+  test("an optional callback_url, checked as on the webhook app; deliveries readable here", async () => {
+    const refused = await call("POST", `${base}/train`, { callback_url: "ftp://example.org/x" });
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.field, "callback_url");
+    const plain = await call<TaskBody>("POST", `${base}/train`, { duration_seconds: 0 });
+    const none = await call<{ items: unknown[] }>(
+      "GET",
+      `${base}/train/${plain.body.id}/deliveries`,
+    );
+    assert.equal(none.status, 200);
+    assert.deepEqual(none.body.items, []);
+    const missing = await call("GET", `${base}/train/${crypto.randomUUID()}/deliveries`);
+    assert.equal(missing.status, 404);
+  });
+
   test("submit, poll, fetch the result, predict", async () => {
     const res = await call<TaskBody>("POST", `${base}/train`);
     assert.equal(res.status, 202);
@@ -210,6 +235,7 @@ describe("polling app", () => {
     const paths = doc.body.paths as Record<string, Record<string, Operation>>;
     const submitted = paths["/train"]?.post?.requestBody?.content["application/json"];
     assert.deepEqual(Object.keys(submitted?.schema.properties ?? {}).sort(), [
+      "callback_url",
       "duration_seconds",
       "max_attempts",
       "retry_backoff_seconds",

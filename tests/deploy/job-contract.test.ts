@@ -25,6 +25,7 @@ const TASK: Task = {
   seq: 42,
   status: "queued",
   app: "polling",
+  tenant: "default",
   params: { duration_seconds: 5, timeout_seconds: 600 },
   idempotencyKey: null,
   callbackUrl: null,

@@ -107,6 +107,7 @@ describe("Kubernetes runner under faults", () => {
       seq: 1,
       status: "queued" as const,
       app: "polling",
+      tenant: "default",
       params: { duration_seconds: 1 },
       idempotencyKey: null,
       callbackUrl: null,

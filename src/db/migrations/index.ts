@@ -9,6 +9,7 @@ import * as m006 from "./006_progress.js";
 import * as m007 from "./007_retries.js";
 import * as m010 from "./010_retention_indexes.js";
 import * as m011 from "./011_webhook_next_claimable.js";
+import * as m012 from "./012_task_tenant.js";
 
 export interface Migration {
   version: number;
@@ -26,4 +27,5 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 7, name: m007.name, sql: m007.sql },
   { version: 10, name: m010.name, sql: m010.sql },
   { version: 11, name: m011.name, sql: m011.sql },
+  { version: 12, name: m012.name, sql: m012.sql },
 ];
