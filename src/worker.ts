@@ -148,7 +148,12 @@ async function train(
     await report("storing", 0.95);
     return { summary };
   } catch (err) {
-    if (abort.signal.aborted && abort.signal.reason === "cancelled") {
+    // A cancel reaches the worker two ways: the NOTIFY, or the runner's SIGTERM, whichever
+    // comes first. The log should say "cancelled" either way, so a stop asks the database.
+    if (
+      abort.signal.aborted &&
+      (abort.signal.reason === "cancelled" || (await wasCancelled(sql, taskId)))
+    ) {
       log.info("training cancelled");
       return { exit: EXIT.ok };
     }
@@ -166,6 +171,15 @@ async function train(
     process.off("SIGTERM", onSignal);
     process.off("SIGINT", onSignal);
     await events.stop();
+  }
+}
+
+/** Whether the task is cancelled; false when the database cannot say (the stop stays a stop). */
+async function wasCancelled(sql: Pool, taskId: string): Promise<boolean> {
+  try {
+    return (await getTask(sql, taskId))?.status === "cancelled";
+  } catch {
+    return false;
   }
 }
 
