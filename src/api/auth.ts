@@ -20,6 +20,8 @@ export interface Principal {
   /** A name for the token that is not the token: its list and position ("read-token-2"). */
   id: string;
   grant: Grant;
+  /** The tenant whose token this is; undefined for operator tokens, which see every tenant. */
+  tenant?: string | undefined;
 }
 
 declare module "fastify" {
